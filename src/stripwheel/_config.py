@@ -1,0 +1,328 @@
+"""The options of ``[tool.stripwheel]``: one model fed by pyproject, the hatch hook table,
+``config_settings`` and the command line, validated in one place.
+
+Layers are merged key by key, later layers winning:
+``[tool.stripwheel]`` < hook table < ``config_settings`` (``stripwheel.<key>``) < CLI flags.
+Every problem in every layer is collected and reported together.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Callable, Literal, Optional
+
+from ._errors import ConfigError
+
+StripLevel = Literal["all", "debug", "none"]
+BytecodeMode = Literal["keep", "drop", "compile"]
+InvalidationMode = Literal["checked-hash", "unchecked-hash", "timestamp"]
+
+STRIP_LEVELS: tuple[str, ...] = ("all", "debug", "none")
+BYTECODE_MODES: tuple[str, ...] = ("keep", "drop", "compile")
+INVALIDATION_MODES: tuple[str, ...] = ("checked-hash", "unchecked-hash", "timestamp")
+OPTIMIZE_LEVELS: tuple[int, ...] = (0, 1, 2)
+
+#: Keys hatchling puts into every build hook's table; they are hatchling's, not ours.
+HATCH_RESERVED_KEYS = frozenset(
+    {
+        "dependencies",
+        "require-runtime-dependencies",
+        "require-runtime-features",
+        "enable-by-default",
+    }
+)
+
+#: Prefix of the ``config_settings`` keys that belong to stripwheel.
+SETTINGS_PREFIX = "stripwheel."
+
+
+@dataclass(frozen=True)
+class Config:
+    """All options; field names are the TOML keys with dashes turned into underscores."""
+
+    backend: Optional[str] = None
+    """The backend that really builds (``pkg.module`` or ``pkg.module:obj``); wrapper only."""
+    backend_path: tuple[str, ...] = ()
+    """Directories prepended to ``sys.path`` to import an in-tree backend (PEP 517)."""
+    strip: StripLevel = "all"
+    """``all``: debug info and static symbols; ``debug``: debug info only; ``none``: nothing."""
+    include: tuple[str, ...] = ("**",)
+    """Globs over wheel member paths: which members are candidates."""
+    exclude: tuple[str, ...] = ()
+    """Globs over wheel member paths: members never touched."""
+    verify: bool = False
+    """Re-read every rewritten binary with LIEF and keep the original where its interface differs."""
+    bytecode: BytecodeMode = "keep"
+    """``keep`` what the backend shipped, ``drop`` every ``.pyc``, or ``compile`` every ``.py``."""
+    optimize: tuple[int, ...] = (0,)
+    """Optimisation levels compiled with ``bytecode = "compile"``."""
+    invalidation_mode: InvalidationMode = "checked-hash"
+    """PEP 552 invalidation mode of compiled ``.pyc`` files."""
+    sourceless: bool = False
+    """With ``compile``: ship ``module.pyc`` in place of ``module.py`` and retag the wheel."""
+
+
+KEYS: tuple[str, ...] = tuple(f.name.replace("_", "-") for f in fields(Config))
+
+
+# --- value checkers: each takes (value, from_string) and returns the value or raises ValueError.
+
+
+def _choice(choices: Sequence[str]) -> Callable[[object, bool], object]:
+    def check(value: object, from_string: bool) -> object:
+        if not isinstance(value, str) or value not in choices:
+            raise ValueError("is not one of " + ", ".join(repr(c) for c in choices))
+        return value
+
+    return check
+
+
+def _boolean(value: object, from_string: bool) -> object:
+    if isinstance(value, bool):
+        return value
+    if from_string and isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("true", "1", "yes", "on"):
+            return True
+        if lowered in ("false", "0", "no", "off"):
+            return False
+    raise ValueError("is not a boolean (true or false)")
+
+
+def _string_list(value: object, from_string: bool) -> tuple[str, ...]:
+    items = _as_list(value, from_string)
+    if not all(isinstance(item, str) and item for item in items):
+        raise ValueError("is not a list of non-empty strings")
+    return tuple(items)  # type: ignore[arg-type]
+
+
+def _as_list(value: object, from_string: bool) -> list[object]:
+    """Lists stay lists; from a command line, a comma-separated string is a list too."""
+    if isinstance(value, (list, tuple)):
+        out: list[object] = []
+        for item in value:
+            if from_string and isinstance(item, str):
+                out.extend(part.strip() for part in item.split(",") if part.strip())
+            else:
+                out.append(item)
+        return out
+    if from_string and isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    raise ValueError("is not a list")
+
+
+def _globs(value: object, from_string: bool) -> object:
+    globs = _string_list(value, from_string)
+    for glob in globs:
+        try:
+            compile_glob(glob)
+        except re.error as exc:
+            raise ValueError(f"has a malformed glob {glob!r} ({exc})") from None
+    return globs
+
+
+def _optimize(value: object, from_string: bool) -> object:
+    if isinstance(value, int) and not isinstance(value, bool):
+        items: list[object] = [value]
+    else:
+        try:
+            items = _as_list(value, from_string)
+        except ValueError:
+            raise ValueError("is not one of 0, 1, 2 or a list of them") from None
+    levels: list[int] = []
+    for item in items:
+        if from_string and isinstance(item, str) and item.strip().isdigit():
+            item = int(item.strip())
+        if isinstance(item, bool) or not isinstance(item, int) or item not in OPTIMIZE_LEVELS:
+            raise ValueError("is not one of 0, 1, 2 or a list of them")
+        if item not in levels:
+            levels.append(item)
+    if not levels:
+        raise ValueError("is an empty list (give at least one of 0, 1, 2)")
+    return tuple(sorted(levels))
+
+
+_BACKEND_RE = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*(:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*)?$")
+
+
+def _backend(value: object, from_string: bool) -> object:
+    if not isinstance(value, str) or not _BACKEND_RE.match(value.strip()):
+        raise ValueError("is not a backend reference like 'pkg.module' or 'pkg.module:object'")
+    return value.strip()
+
+
+CHECKS: dict[str, Callable[[object, bool], object]] = {
+    "backend": _backend,
+    "backend-path": _string_list,
+    "strip": _choice(STRIP_LEVELS),
+    "include": _globs,
+    "exclude": _globs,
+    "verify": _boolean,
+    "bytecode": _choice(BYTECODE_MODES),
+    "optimize": _optimize,
+    "invalidation-mode": _choice(INVALIDATION_MODES),
+    "sourceless": _boolean,
+}
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One source of options: its name for messages (a TOML path or ``config_settings``),
+    its raw key/value pairs, and whether values arrive as strings (command lines)."""
+
+    where: str
+    values: Mapping[str, Any]
+    from_strings: bool = False
+
+
+def resolve(*layers: Layer) -> Config:
+    """Validate every layer and merge them, later layers winning; raise all problems at once."""
+    problems: list[str] = []
+    merged: dict[str, object] = {}
+    for layer in layers:
+        for key, raw in layer.values.items():
+            if key not in CHECKS:
+                problems.append(_unknown_key(layer.where, key))
+                continue
+            try:
+                merged[key] = CHECKS[key](raw, layer.from_strings)
+            except ValueError as exc:
+                problems.append(f"{layer.where}.{key}: {_show(raw)} {exc}")
+    if merged.get("sourceless") and merged.get("bytecode", "keep") != "compile":
+        problems.append(
+            "sourceless: true needs bytecode = 'compile' (there is no bytecode to ship otherwise)"
+        )
+    if problems:
+        raise ConfigError(problems)
+    return Config(**{key.replace("-", "_"): value for key, value in merged.items()})  # type: ignore[arg-type]
+
+
+def _unknown_key(where: str, key: str) -> str:
+    message = f"{where}: unknown key {key!r}"
+    close = difflib.get_close_matches(key.replace("_", "-"), KEYS, n=1, cutoff=0.6)
+    if close:
+        message += f" (did you mean {close[0]!r}?)"
+    else:
+        message += " (known keys: " + ", ".join(KEYS) + ")"
+    return message
+
+
+def _show(value: object) -> str:
+    return repr(value) if not isinstance(value, (list, tuple)) else repr(list(value))
+
+
+# --- where layers come from
+
+
+def pyproject_layer(pyproject: Path) -> Layer:
+    """``[tool.stripwheel]`` of a pyproject.toml (an empty layer when absent)."""
+    table = read_pyproject(pyproject).get("tool", {}).get("stripwheel", {})
+    if not isinstance(table, dict):
+        raise ConfigError([f"{pyproject}: tool.stripwheel is not a table"])
+    return Layer("tool.stripwheel", table)
+
+
+def read_pyproject(pyproject: Path) -> dict[str, Any]:
+    """The parsed pyproject.toml, or an empty dict when there is none."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on old interpreters only
+        import tomli as tomllib
+    try:
+        with open(pyproject, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{pyproject}: invalid TOML: {exc}"]) from None
+
+
+def hook_layer(table: Mapping[str, Any], where: str) -> Layer:
+    """A hatch hook table, less the keys hatchling reserves for itself."""
+    return Layer(where, {k: v for k, v in table.items() if k not in HATCH_RESERVED_KEYS})
+
+
+def settings_layer(config_settings: Mapping[str, Any] | None) -> Layer:
+    """The ``stripwheel.*`` keys of PEP 517 ``config_settings`` (prefix removed)."""
+    values = {
+        key[len(SETTINGS_PREFIX) :]: value
+        for key, value in (config_settings or {}).items()
+        if key.startswith(SETTINGS_PREFIX)
+    }
+    return Layer("config_settings stripwheel", values, from_strings=True)
+
+
+def foreign_settings(config_settings: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The ``config_settings`` that belong to the inner backend (everything not ours)."""
+    if config_settings is None:
+        return None
+    return {k: v for k, v in config_settings.items() if not k.startswith(SETTINGS_PREFIX)}
+
+
+# --- globs over member paths
+
+
+def compile_glob(glob: str) -> re.Pattern[str]:
+    """A wheel-member glob as a regex: ``**`` spans directories, ``*`` and ``?`` stay within
+    one path segment, ``[...]`` is a class. A glob without ``/`` matches the file name at any
+    depth (``*.so`` matches ``pkg/_ext.so``), as in ``.gitignore``."""
+    anchored = "/" in glob.rstrip("/")
+    out: list[str] = []
+    i = 0
+    while i < len(glob):
+        c = glob[i]
+        if glob.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif glob.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif c == "*":
+            out.append("[^/]*")
+            i += 1
+        elif c == "?":
+            out.append("[^/]")
+            i += 1
+        elif c == "[":
+            end = glob.find("]", i + 2 if glob[i + 1 : i + 2] in ("!", "]") else i + 1)
+            if end < 0:
+                raise re.error("unterminated '['")
+            body = glob[i + 1 : end]
+            if body.startswith("!"):
+                body = "^" + body[1:]
+            out.append("[" + body.replace("\\", "\\\\") + "]")
+            i = end + 1
+        else:
+            out.append(re.escape(c))
+            i += 1
+    body = "".join(out)
+    if glob.endswith("/"):
+        body += ".*"  # a directory glob covers everything below it
+    prefix = "" if anchored else "(?:.*/)?"
+    return re.compile(f"^{prefix}{body.lstrip('/')}$" if anchored else f"^{prefix}{body}$")
+
+
+@dataclass(frozen=True)
+class Selector:
+    """Decides which members are candidates: included and not excluded."""
+
+    include: tuple[re.Pattern[str], ...]
+    exclude: tuple[re.Pattern[str], ...]
+
+    @classmethod
+    def from_config(cls, config: Config) -> Selector:
+        return cls(
+            tuple(compile_glob(g) for g in config.include),
+            tuple(compile_glob(g) for g in config.exclude),
+        )
+
+    def __call__(self, name: str) -> bool:
+        return any(p.match(name) for p in self.include) and not any(
+            p.match(name) for p in self.exclude
+        )
+

@@ -1,0 +1,34 @@
+"""The one error family: library code raises these, the three boundaries print them as one line."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class StripwheelError(Exception):
+    """Base of every error stripwheel reports to a user."""
+
+
+class ConfigError(StripwheelError):
+    """One or more configuration problems, collected before anything is built or written."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__(problems)
+        self.problems = list(problems)
+
+    def __str__(self) -> str:
+        return "; ".join(self.problems)
+
+
+class WheelError(StripwheelError):
+    """A wheel that cannot be processed: corrupt, unsafe, or failing a check."""
+
+    def __init__(self, wheel: str, message: str, member: str | None = None) -> None:
+        super().__init__(wheel, message, member)
+        self.wheel = wheel
+        self.member = member
+        self.message = message
+
+    def __str__(self) -> str:
+        where = f"{self.wheel}: {self.member}" if self.member else self.wheel
+        return f"{where}: {self.message}"

@@ -1,0 +1,102 @@
+"""Shared test helpers: the independent oracles every written wheel goes through."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from installer.destinations import SchemeDictionaryDestination
+from installer.sources import WheelFile
+from installer.utils import get_launcher_kind
+
+from installer import install
+
+ELF_MAGIC = b"\x7fELF"
+
+
+def need(tool: str) -> str:
+    """The path of a tool the tests require; a missing tool fails the test (CI installs it)."""
+    path = shutil.which(tool)
+    if path is None:
+        pytest.fail(f"required tool {tool!r} is not installed (see .ci/run)")
+    return path
+
+
+def run(*args: str | Path, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    """Run a command, failing the test with its output when it fails."""
+    proc = subprocess.run([str(a) for a in args], capture_output=True, text=True, **kwargs)  # type: ignore[call-overload]
+    if proc.returncode != 0:
+        pytest.fail(f"{' '.join(map(str, args))} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def check_wheel(path: Path) -> None:
+    """The oracle: pypa/installer validates RECORD against every member's hash and size;
+    the dist-info directory comes last with RECORD as its last member; readelf reads every
+    ELF member without complaint."""
+    with WheelFile.open(path) as source:
+        source.validate_record(validate_contents=True)
+        dist_info = source.dist_info_dir
+    with zipfile.ZipFile(path) as archive:
+        names = [i.filename for i in archive.infolist()]
+        assert archive.testzip() is None
+        assert names[-1] == f"{dist_info}/RECORD"
+        in_dist = [n.startswith(dist_info + "/") for n in names]
+        assert in_dist == sorted(in_dist), "the .dist-info directory must come last"
+        for info in archive.infolist():
+            data = archive.read(info)
+            if data[:4] == ELF_MAGIC:
+                check_elf(data, info.filename)
+
+
+def check_elf(data: bytes, label: str) -> None:
+    """readelf parses headers, sections, segments, dynamic section and dynamic symbols silently."""
+    readelf = need("readelf")
+    proc = subprocess.run(
+        [readelf, "-W", "-h", "-S", "-l", "-d", "--dyn-syms", "-n", "/dev/stdin"],
+        input=data, capture_output=True,
+    )
+    assert proc.returncode == 0, (label, proc.stderr)
+    assert b"Warning" not in proc.stderr and b"Error" not in proc.stderr, (label, proc.stderr)
+
+
+def section_names(data: bytes) -> list[str]:
+    """Section names as readelf lists them."""
+    proc = subprocess.run([need("readelf"), "-W", "-S", "/dev/stdin"], input=data, capture_output=True)
+    names = []
+    for line in proc.stdout.decode().splitlines():
+        line = line.strip()
+        if line.startswith("[") and "]" in line:
+            rest = line.split("]", 1)[1].split()
+            if rest and rest[0] != "Name":
+                names.append(rest[0])
+    return names
+
+
+def dynsyms(data: bytes) -> str:
+    proc = subprocess.run([need("readelf"), "-W", "--dyn-syms", "/dev/stdin"], input=data, capture_output=True)
+    return proc.stdout.decode()
+
+
+def install_wheel(wheel: Path, prefix: Path) -> Path:
+    """Install with pypa/installer into ``prefix``; returns the site-packages directory."""
+    site = prefix / "site"
+    scheme = {
+        "purelib": site, "platlib": site, "headers": prefix / "include",
+        "scripts": prefix / "bin", "data": prefix / "data",
+    }
+    destination = SchemeDictionaryDestination(
+        {k: str(v) for k, v in scheme.items()}, interpreter=sys.executable, script_kind=get_launcher_kind(),
+    )
+    with WheelFile.open(wheel) as source:
+        install(source, destination, {"INSTALLER": b"stripwheel-tests"})
+    return site
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
