@@ -189,7 +189,7 @@ def test_odd_binaries_are_left_alone(demo_wheel: Path, tmp_path: Path, capsys: p
     )
     assert main(["strip", str(out)]) == 0
     err = capsys.readouterr().err
-    check_wheel(out)
+    check_wheel(out, skip=frozenset({"demo/truncated.so", "demo/shoff.so"}))
     with zipfile.ZipFile(out) as archive:
         assert archive.read("demo/truncated.so") == truncated
         assert archive.read("demo/shoff.so") == bytes(past_eof)

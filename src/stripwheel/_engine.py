@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Optional
 
-from . import _record, binaries
+from . import _deflate, _record, binaries
 from ._config import Config, Selector
 from ._errors import StripwheelError, WheelError
 from ._record import Row
@@ -30,10 +30,6 @@ from ._wheel import CHUNK, SIGNATURES, CountingSink, Member, Payload, WheelReade
 
 #: Members up to this size are held in memory; larger ones are spooled to a temporary file.
 IN_MEMORY = 32 << 20
-#: Deflate level of rewritten members: zipfile's default, what every wheel builder uses.
-DEFLATE_LEVEL = 6
-#: Large outputs are deflated in chunks of this size on several threads.
-DEFLATE_CHUNK = 4 << 20
 WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 Progress = Callable[[int, int], None]
@@ -92,45 +88,40 @@ class Blob:
             self._file.close()
 
 
-class Spool:
-    """Compressed output of one rewritten member, with its CRC, sizes and hash."""
+class Encoded:
+    """A rewritten member ready for the zip writer: CRC, sizes, RECORD hash, stored bytes."""
 
-    def __init__(self) -> None:
+    crc: int
+    file_size: int
+    compress_size: int
+    digest: str
+
+    def chunks(self) -> Iterator[bytes]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class Spool(Encoded):
+    """Freshly deflated output, spooled to a temporary file when large."""
+
+    def __init__(self, chunks: Iterator[bytes], pool: Optional[ThreadPoolExecutor]) -> None:
         self._file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=IN_MEMORY)
-        self.crc = 0
-        self.file_size = 0
-        self.compress_size = 0
-        self.digest = ""
-
-    def fill(self, chunks: Iterator[bytes], pool: Optional[ThreadPoolExecutor]) -> None:
+        self.crc = self.file_size = self.compress_size = 0
         hasher = hashlib.sha256()
-        pending: deque[Future[bytes]] = deque()
-        window = b""
-        buffered: list[bytes] = []
-        buffered_size = 0
 
-        def submit(data: bytes, final: bool) -> None:
-            nonlocal window
-            pending.append(_submit_deflate(pool, data, window, final))
-            window = data[-32768:] if len(data) >= 32768 else (window + data)[-32768:]
-            while len(pending) > 3 or (final and pending):
-                self._put(pending.popleft().result())
+        def hashed() -> Iterator[bytes]:
+            for chunk in chunks:
+                hasher.update(chunk)
+                self.crc = zlib.crc32(chunk, self.crc)
+                self.file_size += len(chunk)
+                yield chunk
 
-        for chunk in chunks:
-            hasher.update(chunk)
-            self.crc = zlib.crc32(chunk, self.crc)
-            self.file_size += len(chunk)
-            buffered.append(chunk)
-            buffered_size += len(chunk)
-            if buffered_size >= DEFLATE_CHUNK:
-                submit(b"".join(buffered), False)
-                buffered, buffered_size = [], 0
-        submit(b"".join(buffered), True)
+        for data in _deflate.deflate_stream(hashed(), pool):
+            self._file.write(data)
+            self.compress_size += len(data)
         self.digest = _record.encode_digest(hasher.digest())
-
-    def _put(self, data: bytes) -> None:
-        self._file.write(data)
-        self.compress_size += len(data)
 
     def chunks(self) -> Iterator[bytes]:
         self._file.seek(0)
@@ -139,28 +130,91 @@ class Spool:
             if not chunk:
                 break
             yield chunk
+
+    def close(self) -> None:
         self._file.close()
 
 
-def _deflate(data: bytes, window: bytes, final: bool) -> bytes:
-    """One chunk of a raw deflate stream; chunks joined in order form one valid stream.
+class Spliced(Encoded):
+    """New head and tail around the input member's own compressed middle (see ``_deflate``)."""
 
-    Each chunk is primed with the previous 32 KiB, so back-references work across chunks,
-    and ends on a byte boundary (``Z_SYNC_FLUSH``) except the last (``Z_FINISH``).
-    """
-    if window:
-        compressor = zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, -15, zdict=window)
-    else:
-        compressor = zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, -15)
-    return compressor.compress(data) + compressor.flush(zlib.Z_FINISH if final else zlib.Z_SYNC_FLUSH)
+    def __init__(
+        self, reader: WheelReader, member: Member, splice: _deflate.Splice, before: bytes, after: bytes
+    ) -> None:
+        self._reader = reader
+        self._member = member
+        self._before = before
+        self._after = after
+        first, last = splice.start.bit // 8, splice.end.bit // 8
+        self._middle = (first + 1, last - first - 1)
+        self.compress_size = len(before) + self._middle[1] + len(after)
+        self.crc = self.file_size = 0
+        self.digest = ""
+
+    def chunks(self) -> Iterator[bytes]:
+        yield self._before
+        yield from self._reader.raw(self._member, *self._middle)
+        yield self._after
+
+    def check(self, expected_crc: int, expected_size: int) -> bool:
+        """Inflate the spliced stream in full; take its CRC and hash only if it gives exactly
+        the intended bytes."""
+        inflater = zlib.decompressobj(-15)
+        hasher = hashlib.sha256()
+        crc = size = 0
+        try:
+            for chunk in self.chunks():
+                while chunk:
+                    out = inflater.decompress(chunk, CHUNK)
+                    chunk = inflater.unconsumed_tail
+                    size += len(out)
+                    if size > expected_size:
+                        return False
+                    hasher.update(out)
+                    crc = zlib.crc32(out, crc)
+            out = inflater.flush()
+        except zlib.error:
+            return False
+        size += len(out)
+        crc = zlib.crc32(out, crc)
+        hasher.update(out)
+        if not inflater.eof or inflater.unused_data or size != expected_size or crc != expected_crc:
+            return False
+        self.crc, self.file_size = crc, size
+        self.digest = _record.encode_digest(hasher.digest())
+        return True
 
 
-def _submit_deflate(pool: Optional[ThreadPoolExecutor], data: bytes, window: bytes, final: bool) -> Future[bytes]:
-    if pool is None or len(data) < DEFLATE_CHUNK:
-        future: Future[bytes] = Future()
-        future.set_result(_deflate(data, window, final))
-        return future
-    return pool.submit(_deflate, data, window, final)
+def _identical_run(result: binaries.Stripped) -> tuple[int, int]:
+    """The longest output range made of input bytes at their own offsets."""
+    best = (0, 0)
+    position = 0
+    run_start: Optional[int] = None
+    for piece in result.pieces:
+        length = piece.length if isinstance(piece, binaries.Copy) else len(piece)
+        if isinstance(piece, binaries.Copy) and piece.offset == position:
+            if run_start is None:
+                run_start = position
+        else:
+            run_start = None
+        position += length
+        if run_start is not None and position - run_start > best[1] - best[0]:
+            best = (run_start, position)
+    return best
+
+
+def _output_range(blob: Blob, result: binaries.Stripped, start: int, end: int) -> Iterator[bytes]:
+    """Output bytes ``[start, end)`` of a stripped file."""
+    position = 0
+    for piece in result.pieces:
+        length = piece.length if isinstance(piece, binaries.Copy) else len(piece)
+        low, high = max(start, position), min(end, position + length)
+        if low < high:
+            if isinstance(piece, binaries.Copy):
+                yield from blob.read(piece.offset + low - position, high - low)
+            else:
+                yield bytes(piece[low - position : high - position])
+        position += length
 
 
 # --- the plan
@@ -172,9 +226,13 @@ class Outcome:
 
     member: Member
     drop: bool = False
-    spool: Optional[Spool] = None
+    spool: Optional[Encoded] = None
     row: Optional[Row] = None
     binary: Optional[BinaryReport] = None
+
+    def close(self) -> None:
+        if self.spool is not None:
+            self.spool.close()
 
 
 def _is_bytecode(name: str) -> bool:
@@ -209,7 +267,8 @@ class _Job:
             _drain(reader.inflate(member))
             self.warnings.append(f"removed {name}: it signs the old RECORD and would no longer verify")
             return Outcome(member, drop=True)
-        checked = _checked(reader, member)
+        boundaries: list[_deflate.Boundary] = []
+        checked = _checked(reader, member, boundaries)
         if self.config.bytecode == "drop" and _is_bytecode(name) and self.selected(name):
             _drain(checked)
             return Outcome(member, drop=True)
@@ -218,11 +277,11 @@ class _Job:
             return Outcome(member)
         blob = Blob(checked, member.info.file_size)
         try:
-            return self._binary(member, blob)
+            return self._binary(member, blob, boundaries)
         finally:
             blob.close()
 
-    def _binary(self, member: Member, blob: Blob) -> Outcome:
+    def _binary(self, member: Member, blob: Blob, boundaries: list[_deflate.Boundary]) -> Outcome:
         fmt = binaries.detect(bytes(blob.buf[:8]))
         if fmt is None:
             return Outcome(member)
@@ -248,8 +307,7 @@ class _Job:
                 info.file_size, info.file_size, info.compress_size, info.compress_size,
             )
             return Outcome(member, binary=report)
-        spool = Spool()
-        spool.fill(blob.pieces(result), self.deflate_pool)
+        spool = self._encode(member, blob, result, boundaries)
         if spool.file_size != result.size:
             raise WheelError(self.reader.label, "rewriter produced a wrong size (internal error)", member.name)
         report = BinaryReport(
@@ -261,12 +319,36 @@ class _Job:
         return Outcome(member, spool=spool, row=row, binary=report)
 
 
-def _checked(reader: WheelReader, member: Member) -> Iterator[bytes]:
+    def _encode(self, member: Member, blob: Blob, result: binaries.Stripped, boundaries: list[_deflate.Boundary]) -> Encoded:
+        """Deflate the output, reusing the input's compressed blocks where they still fit."""
+        splice = _deflate.plan_splice(boundaries, _identical_run(result))
+        if splice is not None:
+            first, last = (
+                b"".join(self.reader.raw(member, bit // 8, 1)) for bit in (splice.start.bit, splice.end.bit)
+            )
+            head = b"".join(
+                _deflate.deflate_stream(_output_range(blob, result, 0, splice.start.offset), self.deflate_pool, final=False)
+            )
+            window = b"".join(blob.read(splice.end.offset - _deflate.WINDOW, _deflate.WINDOW))
+            tail = b"".join(
+                _deflate.deflate_stream(_output_range(blob, result, splice.end.offset, result.size), self.deflate_pool, window)
+            )
+            before, after = _deflate.spliced_parts(splice, head, first[0], last[0], tail)
+            spliced = Spliced(self.reader, member, splice, before, after)
+            expected_crc = 0
+            for chunk in blob.pieces(result):
+                expected_crc = zlib.crc32(chunk, expected_crc)
+            if spliced.check(expected_crc, result.size):
+                return spliced
+        return Spool(blob.pieces(result), self.deflate_pool)
+
+
+def _checked(reader: WheelReader, member: Member, boundaries: Optional[list[_deflate.Boundary]] = None) -> Iterator[bytes]:
     """The member's contents, verified against its RECORD hash once fully read."""
     row = member.row
     assert row is not None and row.algorithm is not None
     hasher = hashlib.new(row.algorithm)
-    for chunk in reader.inflate(member):
+    for chunk in reader.inflate(member, boundaries):
         hasher.update(chunk)
         yield chunk
     if _record.encode_digest(hasher.digest()) != row.digest:
@@ -292,10 +374,15 @@ def _ordered(pool: ThreadPoolExecutor, job: _Job, members: list[Member]) -> Iter
             for member in queue:
                 pending.append(pool.submit(job.process, member))
                 break
-            yield outcome
+            try:
+                yield outcome
+            finally:
+                outcome.close()
     finally:
+        # On an error, wait for what is already running and free what it spooled.
         for future in pending:
-            future.cancel()
+            if not future.cancel() and future.exception() is None:
+                future.result().close()
 
 
 # --- the public entry points
@@ -416,7 +503,7 @@ def _write(job: _Job, sink: IO[bytes], report: WheelReport, progress: Optional[P
                 writer.add(info, Payload(info.compress_type, info.CRC, info.compress_size, info.file_size, reader.raw(member)))
     record = _new_record(reader, rows)
     record_info = next(m.info for m in reader.members if m.name == reader.record_name)
-    compressed = _deflate(record, b"", True) if record_info.compress_type == zipfile.ZIP_DEFLATED else record
+    compressed = _deflate.deflate(record) if record_info.compress_type == zipfile.ZIP_DEFLATED else record
     writer.add(record_info, Payload(record_info.compress_type, zlib.crc32(record), len(compressed), len(record), [compressed]))
     writer.close(reader.comment)
     installed += len(record)

@@ -30,5 +30,10 @@ class WheelError(StripwheelError):
         self.message = message
 
     def __str__(self) -> str:
-        where = f"{self.wheel}: {self.member}" if self.member else self.wheel
+        where = f"{self.wheel}: {printable(self.member)}" if self.member else self.wheel
         return f"{where}: {self.message}"
+
+
+def printable(name: str) -> str:
+    """A member name safe to print on one line: control and line-break characters escaped."""
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in name)

@@ -19,7 +19,7 @@ from typing import IO, BinaryIO
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
-from . import _record
+from . import _deflate, _record
 from ._errors import WheelError
 from ._record import Row
 
@@ -190,10 +190,11 @@ class WheelReader:
             raise WheelError(self.label, "member data runs past the end of the archive", info.filename)
         return offset
 
-    def raw(self, member: Member) -> Iterator[bytes]:
-        """The member's stored (compressed) bytes, in chunks."""
+    def raw(self, member: Member, start: int = 0, length: int | None = None) -> Iterator[bytes]:
+        """The member's stored (compressed) bytes, or ``length`` of them from ``start``, in chunks."""
         fd = self._file.fileno()
-        offset, remaining = member.data_offset, member.info.compress_size
+        offset = member.data_offset + start
+        remaining = member.info.compress_size - start if length is None else length
         while remaining:
             chunk = os.pread(fd, min(CHUNK, remaining), offset)
             if not chunk:
@@ -202,19 +203,25 @@ class WheelReader:
             remaining -= len(chunk)
             yield chunk
 
-    def inflate(self, member: Member) -> Iterator[bytes]:
+    def inflate(self, member: Member, boundaries: list[_deflate.Boundary] | None = None) -> Iterator[bytes]:
         """The member's contents, in chunks, checked against its CRC and declared size.
 
         Inflation is bounded by the declared size, so a deflate bomb costs no more memory
-        or time than an honest member of that size.
+        or time than an honest member of that size. With ``boundaries``, deflate block
+        boundaries are noted there where the system zlib can tell them.
         """
         info = member.info
         expected = info.file_size
         crc = 0
         total = 0
-        inflater = zlib.decompressobj(-15) if info.compress_type == zipfile.ZIP_DEFLATED else None
+        deflated = info.compress_type == zipfile.ZIP_DEFLATED
+        raw = self.raw(member)
+        if deflated and boundaries is not None and _deflate.can_index():
+            raw = _deflate.inflate_indexed(raw, boundaries)
+            deflated = False  # already inflated: the loop below only checks
+        inflater = zlib.decompressobj(-15) if deflated else None
         try:
-            for chunk in self.raw(member):
+            for chunk in raw:
                 pending = chunk
                 while pending:
                     if inflater is None:
@@ -384,6 +391,9 @@ class CountingSink:
     def write(self, data: bytes) -> int:
         self.size += len(data)
         return len(data)
+
+    def close(self) -> None:
+        pass
 
 
 def atomic_output(target: Path, mode: int | None) -> tuple[IO[bytes], Path]:

@@ -1,0 +1,267 @@
+"""Deflate streams: parallel compression, and reuse of an input member's compressed bytes.
+
+A stripped binary is mostly its original bytes at their original offsets (the allocated
+image), with new headers in front and a short tail. Recompressing hundreds of megabytes of
+unchanged image dominates the cost of a rewrite, so while a member is inflated we note where
+its deflate blocks begin (``Z_BLOCK``, through the system zlib via ``ctypes``; without it the
+reuse is simply skipped), and the output stream is spliced from:
+
+    deflate(new head) | empty blocks to match bit phase | original blocks | alignment | deflate(new tail)
+
+Deflate blocks may refer back 32 KiB, so the reused run starts at least 32 KiB into a range
+that is identical in input and output, and the tail is compressed with that window as its
+dictionary. The spliced stream is then inflated in full and checked against the intended
+bytes before it is used.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import sys
+import zlib
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Optional
+
+#: Deflate level of new data: zipfile's default, what wheel builders use.
+LEVEL = 6
+#: Large inputs are deflated in chunks of this size on several threads.
+CHUNK = 4 << 20
+WINDOW = 32768
+#: Below this, splicing is not worth its bookkeeping.
+MIN_REUSE = 128 << 10
+
+
+def deflate(data: bytes, window: bytes = b"", final: bool = True) -> bytes:
+    """One piece of a raw deflate stream; pieces joined in order form one valid stream.
+
+    A piece is primed with the previous 32 KiB, so back-references work across pieces,
+    and ends on a byte boundary (``Z_SYNC_FLUSH``) unless it is the last (``Z_FINISH``).
+    """
+    if window:
+        compressor = zlib.compressobj(LEVEL, zlib.DEFLATED, -15, zdict=window)
+    else:
+        compressor = zlib.compressobj(LEVEL, zlib.DEFLATED, -15)
+    return compressor.compress(data) + compressor.flush(zlib.Z_FINISH if final else zlib.Z_SYNC_FLUSH)
+
+
+def deflate_stream(
+    chunks: Iterable[bytes], pool: Optional[ThreadPoolExecutor], window: bytes = b"", final: bool = True
+) -> Iterator[bytes]:
+    """Compress ``chunks`` as one raw deflate stream, ``CHUNK`` bytes per task on ``pool``;
+    with ``final=False`` the stream stays open, ending on a byte boundary."""
+    pending: list[Future[bytes]] = []
+    buffered: list[bytes] = []
+    size = 0
+
+    def submit(data: bytes, final: bool) -> None:
+        nonlocal window
+        if pool is None or len(data) < CHUNK:
+            future: Future[bytes] = Future()
+            future.set_result(deflate(data, window, final))
+        else:
+            future = pool.submit(deflate, data, window, final)
+        pending.append(future)
+        window = (window + data)[-WINDOW:] if len(data) < WINDOW else data[-WINDOW:]
+
+    for chunk in chunks:
+        buffered.append(chunk)
+        size += len(chunk)
+        if size >= CHUNK:
+            submit(b"".join(buffered), False)
+            buffered, size = [], 0
+            while len(pending) > 3:
+                yield pending.pop(0).result()
+    submit(b"".join(buffered), final)
+    for future in pending:
+        yield future.result()
+
+
+# --- block boundaries through the system zlib
+
+
+class _ZStream(ctypes.Structure):
+    _fields_ = [
+        ("next_in", ctypes.c_void_p),
+        ("avail_in", ctypes.c_uint),
+        ("total_in", ctypes.c_ulong),
+        ("next_out", ctypes.c_void_p),
+        ("avail_out", ctypes.c_uint),
+        ("total_out", ctypes.c_ulong),
+        ("msg", ctypes.c_char_p),
+        ("state", ctypes.c_void_p),
+        ("zalloc", ctypes.c_void_p),
+        ("zfree", ctypes.c_void_p),
+        ("opaque", ctypes.c_void_p),
+        ("data_type", ctypes.c_int),
+        ("adler", ctypes.c_ulong),
+        ("reserved", ctypes.c_ulong),
+    ]
+
+
+_Z_OK, _Z_STREAM_END, _Z_BUF_ERROR, _Z_BLOCK = 0, 1, -5, 5
+
+
+def _load_zlib() -> Optional[ctypes.CDLL]:
+    names = {"linux": ["libz.so.1"], "darwin": ["libz.1.dylib", "libz.dylib"]}.get(sys.platform, [])
+    for name in names:
+        try:
+            lib = ctypes.CDLL(name)
+            break
+        except OSError:
+            continue
+    else:
+        return None
+    try:
+        lib.zlibVersion.restype = ctypes.c_char_p
+        lib.inflateInit2_.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
+        lib.inflate.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        lib.inflateEnd.argtypes = [ctypes.c_void_p]
+        if not lib.zlibVersion().startswith(b"1."):
+            return None
+    except AttributeError:
+        return None
+    return lib
+
+
+_ZLIB = _load_zlib()
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """A deflate block starts ``bit`` bits into the stream, at output offset ``offset``."""
+
+    offset: int
+    bit: int
+
+
+def can_index() -> bool:
+    return _ZLIB is not None
+
+
+def inflate_indexed(raw: Iterable[bytes], boundaries: list[Boundary], out_size: int = 1 << 20) -> Iterator[bytes]:
+    """Inflate a raw deflate stream like ``zlib.decompressobj(-15)``, appending every block
+    boundary with an even bit phase to ``boundaries`` (odd phases cannot be matched with
+    10-bit empty blocks, and there are plenty of even ones)."""
+    lib = _ZLIB
+    assert lib is not None
+    raw = iter(raw)
+    stream = _ZStream()
+    if lib.inflateInit2_(ctypes.byref(stream), -15, lib.zlibVersion(), ctypes.sizeof(stream)) != _Z_OK:
+        raise zlib.error("inflateInit2 failed")
+    out = ctypes.create_string_buffer(out_size)
+
+    def run() -> Iterator[bytes]:
+        """Inflate what input there is; stops when it needs more. Returns at stream end."""
+        while True:
+            stream.next_out = ctypes.addressof(out)
+            stream.avail_out = out_size
+            ret = lib.inflate(ctypes.byref(stream), _Z_BLOCK)
+            produced = out_size - stream.avail_out
+            if produced:
+                yield ctypes.string_at(out, produced)
+            if ret == _Z_STREAM_END:
+                raise _End
+            if ret not in (_Z_OK, _Z_BUF_ERROR):
+                raise zlib.error((stream.msg or b"inflate failed").decode(errors="replace"))
+            flags = stream.data_type
+            if flags & 128 and not flags & 64:
+                bit = stream.total_in * 8 - (flags & 7)
+                if bit % 2 == 0 and (not boundaries or boundaries[-1].bit != bit):
+                    boundaries.append(Boundary(stream.total_out, bit))
+            if ret == _Z_BUF_ERROR or (stream.avail_in == 0 and produced < out_size and not flags & 128):
+                return
+
+    try:
+        for chunk in raw:
+            keep = chunk  # next_in points into this object: keep it alive
+            stream.next_in = ctypes.cast(ctypes.c_char_p(keep), ctypes.c_void_p)
+            stream.avail_in = len(keep)
+            yield from run()
+        stream.avail_in = 0
+        yield from run()  # the last block may end exactly where the input does
+        raise zlib.error("incomplete deflate stream")
+    except _End:
+        if stream.avail_in:
+            raise zlib.error("data after the end of the deflate stream") from None
+        for chunk in raw:
+            if chunk:
+                raise zlib.error("data after the end of the deflate stream") from None
+    finally:
+        lib.inflateEnd(ctypes.byref(stream))
+
+
+class _End(Exception):
+    """The deflate stream ended."""
+
+
+# --- splicing
+
+
+class _Bits:
+    """Least-significant-bit-first writer, as deflate packs its bits."""
+
+    def __init__(self) -> None:
+        self.value = 0
+        self.count = 0
+
+    def put(self, value: int, count: int) -> None:
+        self.value |= value << self.count
+        self.count += count
+
+    def empty_fixed_block(self) -> None:
+        # BFINAL=0, BTYPE=01 (fixed Huffman), end-of-block code 256 = seven 0 bits: 10 bits.
+        self.put(0, 1)
+        self.put(1, 2)
+        self.put(0, 7)
+
+    def take(self) -> bytes:
+        assert self.count % 8 == 0
+        data = self.value.to_bytes(self.count // 8, "little")
+        self.value = self.count = 0
+        return data
+
+
+@dataclass(frozen=True)
+class Splice:
+    """Reuse the input's compressed bits ``[start.bit, end.bit)`` for output bytes
+    ``[start.offset, end.offset)``, which are the input's bytes at the same offsets."""
+
+    start: Boundary
+    end: Boundary
+
+
+def plan_splice(boundaries: list[Boundary], same: tuple[int, int]) -> Optional[Splice]:
+    """The longest reusable run of blocks inside the identical output range ``same``."""
+    low, high = same
+    starts = [b for b in boundaries if b.offset >= low + WINDOW]
+    ends = [b for b in boundaries if b.offset <= high]
+    if not starts or not ends:
+        return None
+    start, end = starts[0], ends[-1]
+    if end.offset - start.offset < MIN_REUSE or end.bit - start.bit < 64:
+        return None
+    return Splice(start, end)
+
+
+def spliced_parts(splice: Splice, head: bytes, first: int, last: int, tail: bytes) -> tuple[bytes, bytes]:
+    """The bytes that go before and after the reused middle.
+
+    ``head`` is the new raw deflate data for output ``[0, start.offset)`` ending on a byte
+    boundary; ``first``/``last`` are the input stream's bytes holding ``start.bit`` and
+    ``end.bit``; ``tail`` is the new, final deflate data for the rest. The reused middle is
+    the input stream's bytes strictly between those two.
+    """
+    phase = splice.start.bit % 8
+    bits = _Bits()
+    for _ in range(phase // 2):  # each empty block is 10 bits: advances the phase by 2
+        bits.empty_fixed_block()
+    bits.put(first >> phase, 8 - phase)
+    before = head + bits.take()
+    phase = splice.end.bit % 8
+    bits.put(last & ((1 << phase) - 1), phase)
+    while bits.count % 8:
+        bits.empty_fixed_block()
+    return before, bits.take() + tail
