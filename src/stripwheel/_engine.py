@@ -31,6 +31,8 @@ from ._wheel import CHUNK, SIGNATURES, CountingSink, Member, Payload, WheelReade
 #: Members up to this size are held in memory; larger ones are spooled to a temporary file.
 IN_MEMORY = 32 << 20
 WORKERS = max(1, min(4, os.cpu_count() or 1))
+#: Members smaller than this are processed inline: a thread hand-off would cost more.
+INLINE_BELOW = 1 << 20
 
 Progress = Callable[[int, int], None]
 
@@ -268,7 +270,8 @@ class _Job:
             self.warnings.append(f"removed {name}: it signs the old RECORD and would no longer verify")
             return Outcome(member, drop=True)
         boundaries: list[_deflate.Boundary] = []
-        checked = _checked(reader, member, boundaries)
+        worth_indexing = member.info.file_size >= _deflate.MIN_REUSE + _deflate.WINDOW
+        checked = _checked(reader, member, boundaries if worth_indexing else None)
         if self.config.bytecode == "drop" and _is_bytecode(name) and self.selected(name):
             _drain(checked)
             return Outcome(member, drop=True)
@@ -361,28 +364,45 @@ def _drain(chunks: Iterator[bytes]) -> None:
 
 
 def _ordered(pool: ThreadPoolExecutor, job: _Job, members: list[Member]) -> Iterator[Outcome]:
-    """Outcomes in ``members`` order, at most a few in flight (bounded memory)."""
-    pending: deque[Future[Outcome]] = deque()
+    """Outcomes in ``members`` order. Large members run ahead on the pool, a few at a time
+    (bounded memory); small ones are cheaper to do inline than to hand to a thread."""
+    pending: deque[Future[Outcome] | Member] = deque()
     queue = iter(members)
-    for member in queue:
-        pending.append(pool.submit(job.process, member))
-        if len(pending) >= WORKERS * 2:
-            break
-    try:
-        while pending:
-            outcome = pending.popleft().result()
-            for member in queue:
+    running = 0
+    exhausted = False
+
+    def top_up() -> None:
+        nonlocal running, exhausted
+        while not exhausted and running < WORKERS * 2 and len(pending) < 4096:
+            member = next(queue, None)
+            if member is None:
+                exhausted = True
+            elif member.info.file_size >= INLINE_BELOW:
                 pending.append(pool.submit(job.process, member))
+                running += 1
+            else:
+                pending.append(member)
+
+    try:
+        while True:
+            top_up()
+            if not pending:
                 break
+            item = pending.popleft()
+            if isinstance(item, Member):
+                outcome = job.process(item)
+            else:
+                running -= 1
+                outcome = item.result()
             try:
                 yield outcome
             finally:
                 outcome.close()
     finally:
         # On an error, wait for what is already running and free what it spooled.
-        for future in pending:
-            if not future.cancel() and future.exception() is None:
-                future.result().close()
+        for item in pending:
+            if isinstance(item, Future) and not item.cancel() and item.exception() is None:
+                item.result().close()
 
 
 # --- the public entry points

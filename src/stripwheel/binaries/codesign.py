@@ -1,0 +1,506 @@
+"""Embedded Mach-O code signatures: read them, build ad hoc ones, verify them.
+
+A signature is a big-endian SuperBlob (``0xfade0cc0``) at ``LC_CODE_SIGNATURE``'s ``dataoff``;
+its CodeDirectory holds one hash per 4 KiB page of the slice below ``codeLimit`` (the signature's
+own offset). Any byte change below that offset, the header included, invalidates it, so every
+rewritten slice that was signed is signed again here, ad hoc (no certificate).
+
+What an ad hoc re-signature keeps from the old signature:
+
+- the identifier, the flags (``CS_ADHOC``, and ``CS_LINKER_SIGNED`` for a linker signature), the
+  exec-segment flags, the platform byte and the padding the old one put after the identifier
+  (so re-signing an untouched linker-signed slice reproduces it byte for byte);
+- every special-slot blob (requirements, entitlements, DER entitlements, ...) and the empty CMS
+  wrapper that ``codesign -s -`` writes: they are copied verbatim and their special-slot hashes
+  recomputed, which is exactly what ``codesign -s -`` would produce again. Special slots that name
+  files outside the binary (Info.plist, resources) keep their old hashes when those were SHA-256.
+
+What it drops: alternate CodeDirectories (SHA-1 primary plus SHA-256 alternate, written for
+deployment targets before macOS 10.11.4). The new signature has one SHA-256 CodeDirectory,
+version ``0x20400``, which every macOS that runs arm64 or a Python 3.9+ build accepts.
+A slice signed with a certificate (non-empty CMS blob) is never re-signed: doing so would
+silently replace a Developer ID with an ad hoc signature.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import struct
+from dataclasses import dataclass
+from typing import Callable, Union
+
+from . import BinaryError
+
+EMBEDDED_SIGNATURE = 0xFADE0CC0
+CODE_DIRECTORY = 0xFADE0C02
+REQUIREMENTS = 0xFADE0C01
+BLOB_WRAPPER = 0xFADE0B01
+
+SLOT_CODE_DIRECTORY = 0
+SLOT_ALTERNATE_FIRST = 0x1000
+SLOT_ALTERNATE_LAST = 0x1004
+SLOT_SIGNATURE = 0x10000
+
+FLAG_ADHOC = 0x2
+FLAG_LINKER_SIGNED = 0x20000
+EXECSEG_MAIN_BINARY = 0x1
+
+HASH_SHA1 = 1
+HASH_SHA256 = 2
+_HASHES = {HASH_SHA1: ("sha1", 20), HASH_SHA256: ("sha256", 32)}
+
+PAGE_SHIFT = 12
+PAGE_SIZE = 1 << PAGE_SHIFT
+CD_VERSION = 0x20400
+#: CodeDirectory header size at version 0x20400 (through execSegFlags)
+CD_HEADER_SIZE = 88
+
+#: a CMS wrapper this short holds no signature (what ``codesign -s -`` writes)
+_EMPTY_CMS_LENGTH = 8
+
+Readable = Union[bytes, bytearray, memoryview]
+#: ``read(offset, length)`` returns bytes of the slice being signed
+Reader = Callable[[int, int], Readable]
+
+
+@dataclass(frozen=True)
+class CodeDirectory:
+    """The fields of a CodeDirectory blob that signing and verification need."""
+
+    version: int
+    flags: int
+    hash_offset: int
+    ident_offset: int
+    n_special: int
+    n_code: int
+    code_limit: int
+    hash_size: int
+    hash_type: int
+    platform: int
+    page_shift: int
+    exec_seg_base: int | None
+    exec_seg_limit: int | None
+    exec_seg_flags: int | None
+    identifier: bytes
+    raw: bytes
+
+    def slot_hash(self, slot: int) -> bytes:
+        """Hash stored for code slot ``slot`` (>= 0) or special slot ``-slot`` (< 0)."""
+        start = self.hash_offset + slot * self.hash_size
+        return self.raw[start : start + self.hash_size]
+
+
+@dataclass(frozen=True)
+class SuperBlob:
+    """A parsed embedded signature: ``(slot type, raw blob bytes)`` in index order."""
+
+    length: int
+    blobs: tuple[tuple[int, bytes], ...]
+    #: bytes between the blob index and the first blob (lld aligns the first blob to 8)
+    lead: int
+
+    def get(self, slot: int) -> bytes | None:
+        for kind, raw in self.blobs:
+            if kind == slot:
+                return raw
+        return None
+
+    @property
+    def code_directory(self) -> CodeDirectory:
+        raw = self.get(SLOT_CODE_DIRECTORY)
+        if raw is None:
+            raise BinaryError("code signature without a CodeDirectory")
+        return parse_code_directory(raw)
+
+
+def parse_superblob(buf: Readable) -> SuperBlob:
+    """Parse an embedded signature; raise :class:`BinaryError` if it is malformed."""
+    buf = bytes(buf)
+    if len(buf) < 12:
+        raise BinaryError("code signature truncated")
+    magic, length, count = struct.unpack_from(">3I", buf)
+    if magic != EMBEDDED_SIGNATURE:
+        raise BinaryError(f"code signature has magic {magic:#x}, not an embedded signature")
+    if length > len(buf) or 12 + 8 * count > length:
+        raise BinaryError("code signature length exceeds its LC_CODE_SIGNATURE size")
+    blobs = []
+    first = length
+    for i in range(count):
+        kind, offset = struct.unpack_from(">2I", buf, 12 + 8 * i)
+        if offset + 8 > length:
+            raise BinaryError("code signature blob outside the signature")
+        blob_length = struct.unpack_from(">I", buf, offset + 4)[0]
+        if blob_length < 8 or offset + blob_length > length:
+            raise BinaryError("code signature blob outside the signature")
+        blobs.append((kind, buf[offset : offset + blob_length]))
+        first = min(first, offset)
+    return SuperBlob(length, tuple(blobs), max(first - 12 - 8 * count, 0) if count else 0)
+
+
+def parse_code_directory(raw: bytes) -> CodeDirectory:
+    if len(raw) < 44:
+        raise BinaryError("CodeDirectory truncated")
+    (
+        magic,
+        length,
+        version,
+        flags,
+        hash_offset,
+        ident_offset,
+        n_special,
+        n_code,
+        code_limit,
+        hash_size,
+        hash_type,
+        platform,
+        page_shift,
+    ) = struct.unpack_from(">9I4B", raw)
+    if magic != CODE_DIRECTORY or length != len(raw):
+        raise BinaryError("malformed CodeDirectory")
+    exec_base = exec_limit = exec_flags = None
+    if version >= 0x20400:
+        if length < CD_HEADER_SIZE:
+            raise BinaryError("CodeDirectory truncated")
+        exec_base, exec_limit, exec_flags = struct.unpack_from(">3Q", raw, 64)
+    end = raw.find(b"\0", ident_offset)
+    if ident_offset >= length or end < 0:
+        raise BinaryError("CodeDirectory identifier out of bounds")
+    if hash_offset - n_special * hash_size < 0 or hash_offset + n_code * hash_size > length:
+        raise BinaryError("CodeDirectory hash slots out of bounds")
+    return CodeDirectory(
+        version,
+        flags,
+        hash_offset,
+        ident_offset,
+        n_special,
+        n_code,
+        code_limit,
+        hash_size,
+        hash_type,
+        platform,
+        page_shift,
+        exec_base,
+        exec_limit,
+        exec_flags,
+        raw[ident_offset:end],
+        raw,
+    )
+
+
+def kind(sig: SuperBlob) -> str:
+    """``"certificate"``, ``"linker-signed"`` or ``"ad hoc"``."""
+    cms = sig.get(SLOT_SIGNATURE)
+    if cms is not None and len(cms) > _EMPTY_CMS_LENGTH:
+        return "certificate"
+    flags = sig.code_directory.flags
+    if flags & FLAG_LINKER_SIGNED:
+        return "linker-signed"
+    if flags & FLAG_ADHOC:
+        return "ad hoc"
+    # Not ad hoc yet without a CMS signature: it needs a certificate to be valid; never
+    # replace it with an ad hoc one.
+    return "certificate"
+
+
+def _align8(n: int) -> int:
+    # ld64 reserves the SuperBlob length rounded up to 8 (the offset itself is 16-aligned).
+    return (n + 7) & ~7
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Sizes and offsets of an ad hoc signature, known before any page is hashed."""
+
+    extra: tuple[tuple[int, bytes], ...]
+    n_special: int
+    ident_space: int
+    n_code: int
+    cd_length: int
+    lead: int
+    superblob_length: int
+    size: int
+
+
+def _plan(old: SuperBlob, code_limit: int) -> _Plan:
+    cd = old.code_directory
+    extra = tuple(
+        sorted(
+            (slot, raw)
+            for slot, raw in old.blobs
+            if slot != SLOT_CODE_DIRECTORY
+            and not SLOT_ALTERNATE_FIRST <= slot <= SLOT_ALTERNATE_LAST
+            and (slot < SLOT_ALTERNATE_FIRST or slot == SLOT_SIGNATURE)
+        )
+    )
+    n_special = max([cd.n_special] + [slot for slot, _ in extra if slot < SLOT_ALTERNATE_FIRST])
+    # Keep the old room for the identifier: ld64 packs it, lld pads it to 16 bytes.
+    old_space = cd.hash_offset - cd.ident_offset - cd.n_special * cd.hash_size
+    ident_space = max(len(cd.identifier) + 1, old_space)
+    n_code = math.ceil(code_limit / PAGE_SIZE)
+    cd_length = CD_HEADER_SIZE + ident_space + (n_special + n_code) * 32
+    lead = old.lead
+    length = 12 + 8 * (1 + len(extra)) + lead + cd_length + sum(len(raw) for _, raw in extra)
+    return _Plan(extra, n_special, ident_space, n_code, cd_length, lead, length, _align8(length))
+
+
+def adhoc_size(old: SuperBlob, code_limit: int) -> int:
+    """Bytes the ad hoc re-signature of a slice signed with ``old`` will take."""
+    return _plan(old, code_limit).size
+
+
+def adhoc_signature(
+    old: SuperBlob,
+    read: Reader,
+    code_limit: int,
+    exec_seg_base: int,
+    exec_seg_limit: int,
+    main_binary: bool,
+) -> bytes:
+    """Build the ad hoc signature (``adhoc_size`` bytes) for pages ``read`` below ``code_limit``.
+
+    ``exec_seg_base``/``exec_seg_limit`` (the ``__TEXT`` file range) are used only when the old
+    CodeDirectory predates the exec-segment fields.
+
+    ``read`` must already return the final bytes, load commands included: the first page
+    holds the header, which changes when ``__LINKEDIT`` does.
+    """
+    if kind(old) == "certificate":
+        raise BinaryError("refusing to replace a certificate signature with an ad hoc one")
+    if code_limit >= 1 << 32:
+        raise BinaryError("slice too large for a 32-bit codeLimit")
+    cd = old.code_directory
+    plan = _plan(old, code_limit)
+    # __TEXT is never rewritten, so the old exec-segment fields stay true (Apple's newer linker
+    # sets the limit to the end of the code, not of the segment: recomputing would differ).
+    if cd.exec_seg_base is not None and cd.exec_seg_limit and cd.exec_seg_flags is not None:
+        exec_seg_base, exec_seg_limit, exec_flags = (
+            cd.exec_seg_base,
+            cd.exec_seg_limit,
+            cd.exec_seg_flags,
+        )
+    else:
+        exec_flags = EXECSEG_MAIN_BINARY if main_binary else 0
+
+    special = bytearray(plan.n_special * 32)
+    for slot in range(1, plan.n_special + 1):
+        blob = old.get(slot)
+        if blob is not None:
+            digest = hashlib.sha256(blob).digest()
+        elif slot <= cd.n_special and cd.hash_type == HASH_SHA256:
+            # A file outside the binary (Info.plist, CodeResources): unchanged by stripping.
+            digest = cd.slot_hash(-slot)
+        else:
+            continue
+        special[(plan.n_special - slot) * 32 : (plan.n_special - slot + 1) * 32] = digest
+    code = bytearray()
+    for page in range(plan.n_code):
+        start = page * PAGE_SIZE
+        code += hashlib.sha256(read(start, min(PAGE_SIZE, code_limit - start))).digest()
+
+    hash_offset = CD_HEADER_SIZE + plan.ident_space + plan.n_special * 32
+    header = struct.pack(
+        ">9I4BIIIIQ3Q",
+        CODE_DIRECTORY,
+        plan.cd_length,
+        CD_VERSION,
+        cd.flags,
+        hash_offset,
+        CD_HEADER_SIZE,
+        plan.n_special,
+        plan.n_code,
+        code_limit,
+        32,
+        HASH_SHA256,
+        cd.platform,
+        PAGE_SHIFT,
+        0,
+        0,
+        0,
+        0,
+        0,
+        exec_seg_base,
+        exec_seg_limit,
+        exec_flags,
+    )
+    ident = cd.identifier.ljust(plan.ident_space, b"\0")
+    directory = header + ident + bytes(special) + bytes(code)
+    assert len(directory) == plan.cd_length
+
+    blobs = [(SLOT_CODE_DIRECTORY, directory), *plan.extra]
+    out = bytearray(struct.pack(">3I", EMBEDDED_SIGNATURE, plan.superblob_length, len(blobs)))
+    offset = 12 + 8 * len(blobs) + plan.lead
+    for slot, raw in blobs:
+        out += struct.pack(">2I", slot, offset)
+        offset += len(raw)
+    out += bytes(plan.lead)
+    for _, raw in blobs:
+        out += raw
+    out += bytes(plan.size - len(out))
+    return bytes(out)
+
+
+# --- verification: deliberately independent of the rewriter's own Mach-O parser -------------
+
+_LC_SEGMENT = 0x1
+_LC_SEGMENT_64 = 0x19
+_LC_CODE_SIGNATURE = 0x1D
+_MH_EXECUTE = 2
+
+
+@dataclass
+class _Layout:
+    signature: tuple[int, int] | None = None
+    text: tuple[int, int] | None = None
+    linkedit: tuple[int, int] | None = None
+    filetype: int = 0
+
+
+def _layout(data: Readable) -> _Layout:
+    magic = bytes(data[:4])
+    if magic in (b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe"):
+        e = "<"
+    elif magic in (b"\xfe\xed\xfa\xcf", b"\xfe\xed\xfa\xce"):
+        e = ">"
+    else:
+        raise BinaryError("not a thin Mach-O file")
+    is64 = magic in (b"\xcf\xfa\xed\xfe", b"\xfe\xed\xfa\xcf")
+    filetype, ncmds, sizeofcmds = struct.unpack_from(e + "3I", data, 12)
+    pos = 32 if is64 else 28
+    end = pos + sizeofcmds
+    if end > len(data):
+        raise BinaryError("load commands truncated")
+    out = _Layout(filetype=filetype)
+    for _ in range(ncmds):
+        cmd, size = struct.unpack_from(e + "2I", data, pos)
+        if size < 8 or pos + size > end:
+            raise BinaryError("malformed load command")
+        if cmd == _LC_CODE_SIGNATURE:
+            out.signature = struct.unpack_from(e + "2I", data, pos + 8)
+        elif cmd in (_LC_SEGMENT, _LC_SEGMENT_64):
+            name = bytes(data[pos + 8 : pos + 24]).rstrip(b"\0")
+            if cmd == _LC_SEGMENT_64:
+                fileoff, filesize = struct.unpack_from(e + "2Q", data, pos + 40)
+            else:
+                fileoff, filesize = struct.unpack_from(e + "2I", data, pos + 32)
+            if name == b"__TEXT":
+                out.text = (fileoff, filesize)
+            elif name == b"__LINKEDIT":
+                out.linkedit = (fileoff, filesize)
+        pos += size
+    return out
+
+
+def signature_kind(data: Readable) -> str:
+    """``"none"``, ``"linker-signed"``, ``"ad hoc"`` or ``"certificate"`` for a thin slice."""
+    data = memoryview(data).cast("B")
+    try:
+        lay = _layout(data)
+    except struct.error as exc:
+        raise BinaryError("Mach-O header truncated") from exc
+    if lay.signature is None:
+        return "none"
+    dataoff, datasize = lay.signature
+    if dataoff + datasize > len(data):
+        raise BinaryError("code signature outside the file")
+    return kind(parse_superblob(data[dataoff : dataoff + datasize]))
+
+
+def verify_signature(data: Readable) -> list[str]:
+    """Problems with the code signature of a thin slice (or each slice of a fat file).
+
+    Empty means valid: every page hash, special-slot hash and layout rule checks out.
+    A slice without a signature gets the single problem ``"no code signature"``.
+    """
+    data = bytes(data)
+    if data[:4] in (b"\xca\xfe\xba\xbe", b"\xca\xfe\xba\xbf"):
+        return _verify_fat(data)
+    try:
+        return _verify_thin(data)
+    except (BinaryError, struct.error, IndexError, ValueError) as exc:
+        return [f"unreadable: {exc}"]
+
+
+def _verify_fat(data: bytes) -> list[str]:
+    wide = data[3] == 0xBF
+    try:
+        (count,) = struct.unpack_from(">I", data, 4)
+        problems = []
+        for i in range(count):
+            if wide:
+                _, _, offset, size, _, _ = struct.unpack_from(">2I2Q2I", data, 8 + 32 * i)
+            else:
+                _, _, offset, size, _ = struct.unpack_from(">5I", data, 8 + 20 * i)
+            problems += [f"slice {i}: {p}" for p in verify_signature(data[offset : offset + size])]
+        return problems
+    except struct.error:
+        return ["fat header truncated"]
+
+
+def _verify_thin(data: bytes) -> list[str]:
+    lay = _layout(data)
+    if lay.signature is None:
+        return ["no code signature"]
+    dataoff, datasize = lay.signature
+    problems = []
+    if dataoff % 16:
+        problems.append(f"signature offset {dataoff:#x} is not 16-aligned")
+    if dataoff + datasize != len(data):
+        problems.append("signature does not end the file")
+    if lay.linkedit is None or sum(lay.linkedit) != dataoff + datasize:
+        problems.append("signature does not end __LINKEDIT")
+    if dataoff + datasize > len(data):
+        return problems + ["signature extends past the end of the file"]
+    sig = parse_superblob(data[dataoff : dataoff + datasize])
+    directories = [
+        (slot, raw)
+        for slot, raw in sig.blobs
+        if slot == SLOT_CODE_DIRECTORY or SLOT_ALTERNATE_FIRST <= slot <= SLOT_ALTERNATE_LAST
+    ]
+    if not directories or directories[0][0] != SLOT_CODE_DIRECTORY:
+        problems.append("no primary CodeDirectory")
+    for slot, raw in directories:
+        cd = parse_code_directory(raw)
+        name = "CodeDirectory" if slot == SLOT_CODE_DIRECTORY else f"CodeDirectory {slot:#x}"
+        problems += [f"{name}: {p}" for p in _verify_directory(cd, data, dataoff, sig, lay)]
+    return problems
+
+
+def _verify_directory(
+    cd: CodeDirectory, data: bytes, dataoff: int, sig: SuperBlob, lay: _Layout
+) -> list[str]:
+    problems = []
+    if cd.hash_type not in _HASHES:
+        return [f"unknown hash type {cd.hash_type}"]
+    algorithm, size = _HASHES[cd.hash_type]
+    if cd.hash_size != size:
+        return [f"hash size {cd.hash_size} does not match hash type {cd.hash_type}"]
+    if cd.code_limit != dataoff:
+        problems.append(f"codeLimit {cd.code_limit:#x} is not the signature offset {dataoff:#x}")
+    page = 1 << cd.page_shift if cd.page_shift else max(cd.code_limit, 1)
+    if cd.n_code != math.ceil(cd.code_limit / page):
+        problems.append(f"{cd.n_code} code slots for codeLimit {cd.code_limit:#x}")
+    bad = [
+        i
+        for i in range(min(cd.n_code, math.ceil(cd.code_limit / page)))
+        if hashlib.new(algorithm, data[i * page : min((i + 1) * page, cd.code_limit)]).digest()
+        != cd.slot_hash(i)
+    ]
+    if bad:
+        problems.append(f"{len(bad)} of {cd.n_code} page hashes wrong (first: page {bad[0]})")
+    for slot in range(1, cd.n_special + 1):
+        blob = sig.get(slot)
+        stored = cd.slot_hash(-slot)
+        if blob is not None and hashlib.new(algorithm, blob).digest() != stored:
+            problems.append(f"special slot {slot} hash wrong")
+    for slot, _ in sig.blobs:
+        if 0 < slot < SLOT_ALTERNATE_FIRST and slot > cd.n_special:
+            problems.append(f"blob in slot {slot} not covered by a special slot")
+    if cd.exec_seg_base is not None and lay.text is not None:
+        text_base, text_size = lay.text
+        if cd.exec_seg_base != text_base or not 0 < (cd.exec_seg_limit or 0) <= text_size:
+            problems.append("exec segment fields do not lie in __TEXT")
+        wants_main = lay.filetype == _MH_EXECUTE
+        if bool((cd.exec_seg_flags or 0) & EXECSEG_MAIN_BINARY) != wants_main:
+            problems.append("exec segment main-binary flag does not match the file type")
+    return problems
