@@ -197,6 +197,8 @@ def resolve(*layers: Layer) -> Config:
         problems.append(
             "sourceless: true needs bytecode = 'compile' (there is no bytecode to ship otherwise)"
         )
+    if merged.get("sourceless") and len(merged.get("optimize", (0,))) > 1:  # type: ignore[arg-type]
+        problems.append("sourceless: true ships one .pyc per module: give a single optimize level")
     if problems:
         raise ConfigError(problems)
     return Config(**{key.replace("-", "_"): value for key, value in merged.items()})  # type: ignore[arg-type]

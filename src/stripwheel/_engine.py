@@ -17,16 +17,18 @@ import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Optional
 
-from . import _deflate, _record, binaries
+from . import _bytecode, _deflate, _record, binaries
+from packaging.tags import Tag
+
 from ._config import Config, Selector
-from ._errors import StripwheelError, WheelError
+from ._errors import WheelError
 from ._record import Row
 from ._report import BinaryReport, BinaryView, InspectReport, WheelReport
-from ._wheel import CHUNK, SIGNATURES, CountingSink, Member, Payload, WheelReader, ZipWriter, atomic_output
+from ._wheel import CHUNK, SIGNATURES, CountingSink, Member, Payload, Sink, WheelReader, ZipWriter, atomic_output
 
 #: Members up to this size are held in memory; larger ones are spooled to a temporary file.
 IN_MEMORY = 32 << 20
@@ -224,21 +226,18 @@ def _output_range(blob: Blob, result: binaries.Stripped, start: int, end: int) -
 
 @dataclass
 class Outcome:
-    """What one worker decided for one member."""
+    """What one worker decided for one member, and any new members that follow it."""
 
     member: Member
     drop: bool = False
     spool: Optional[Encoded] = None
     row: Optional[Row] = None
     binary: Optional[BinaryReport] = None
+    added: list[tuple[str, bytes]] = field(default_factory=list)
 
     def close(self) -> None:
         if self.spool is not None:
             self.spool.close()
-
-
-def _is_bytecode(name: str) -> bool:
-    return name.endswith((".pyc", ".pyo")) or "__pycache__/" in name or name.endswith("__pycache__/")
 
 
 class _Job:
@@ -250,6 +249,45 @@ class _Job:
         self.selected = Selector.from_config(config)
         self.deflate_pool = deflate_pool
         self.warnings: list[str] = []
+        #: compiled bytecode per source member (``bytecode = "compile"``)
+        self.compiled: dict[str, list[tuple[str, bytes]]] = {}
+        #: the new tags when ``sourceless`` retags the wheel
+        self.tags: Optional[list[Tag]] = None
+
+    def prepare(self) -> None:
+        """Work that needs the whole wheel before writing: compile every selected module in
+        one fresh interpreter, and decide the tags a sourceless wheel gets."""
+        config, reader = self.config, self.reader
+        if config.bytecode != "compile":
+            return
+        if config.sourceless:
+            tags = _bytecode.sourceless_tags(reader.tags, reader.label)
+            if set(tags) != set(reader.tags):
+                self.tags = tags
+        elif _bytecode.admits_others(reader.tags):
+            interpreter, _ = _bytecode.running_interpreter()
+            self.warnings.append(
+                f"bytecode compiled for {interpreter} only: the wheel's tags admit other "
+                "interpreters, which will compile the sources themselves"
+            )
+        data_dir = f"{reader.name.replace('-', '_')}-{reader.version}.data"
+        data_dir = next((d for d in reader.top_level if d.endswith(".data")), data_dir)
+        sources = []
+        for member in reader.members:
+            name = member.name
+            if not name.endswith(".py") or not self.selected(name):
+                continue
+            installed = _bytecode.installed_path(name, reader.dist_info, data_dir)
+            if installed is None:
+                continue
+            sources.append(_bytecode.Source(name, installed, b"".join(_checked(reader, member)), member.info.date_time))
+        compiled = _bytecode.compile_sources(sources, config, reader.label)
+        for name, pycs in compiled.items():
+            if config.sourceless:
+                self.compiled[name] = [(name[: -len(".py")] + ".pyc", pycs[0])]
+            else:
+                self.compiled[name] = list(zip(_bytecode.cache_names(name, config.optimize), pycs))
+        self.replaced = {new for pycs in self.compiled.values() for new, _ in pycs}
 
     def order(self) -> list[Member]:
         """Output order: payload members as they were, then ``.dist-info``; RECORD is separate."""
@@ -272,9 +310,18 @@ class _Job:
         boundaries: list[_deflate.Boundary] = []
         worth_indexing = member.info.file_size >= _deflate.MIN_REUSE + _deflate.WINDOW
         checked = _checked(reader, member, boundaries if worth_indexing else None)
-        if self.config.bytecode == "drop" and _is_bytecode(name) and self.selected(name):
+        if self.config.bytecode == "drop" and _bytecode.is_bytecode(name) and self.selected(name):
             _drain(checked)
             return Outcome(member, drop=True)
+        if name in self.compiled:
+            _drain(checked)
+            return Outcome(member, drop=self.config.sourceless, added=self.compiled[name])
+        if self.compiled and name in self.replaced:
+            _drain(checked)  # the backend's own copy, superseded by the one compiled here
+            return Outcome(member, drop=True)
+        if self.tags is not None and name == f"{reader.dist_info}/WHEEL":
+            text = b"".join(checked).decode("utf-8")
+            return self._rewritten(member, _bytecode.retagged_wheel_metadata(text, self.tags).encode())
         if self.config.strip == "none" or not self.selected(name) or member.info.file_size < 64:
             _drain(checked)
             return Outcome(member)
@@ -284,11 +331,15 @@ class _Job:
         finally:
             blob.close()
 
+    def _rewritten(self, member: Member, data: bytes) -> Outcome:
+        spool = Spool(iter([data]), None)
+        return Outcome(member, spool=spool, row=Row(member.name, "sha256", spool.digest, spool.file_size))
+
     def _binary(self, member: Member, blob: Blob, boundaries: list[_deflate.Boundary]) -> Outcome:
         fmt = binaries.detect(bytes(blob.buf[:8]))
         if fmt is None:
             return Outcome(member)
-        level = "all" if self.config.strip == "all" else "debug"
+        level: binaries.Level = "all" if self.config.strip == "all" else "debug"
         try:
             result = binaries.strip(fmt, blob.buf, level)
         except binaries.BinaryError as exc:
@@ -418,62 +469,58 @@ def process_wheel(
 ) -> WheelReport:
     """Post-process one wheel per ``config``.
 
-    Writes in place (atomically) or into ``output_dir``; with ``dry_run`` writes nothing and
-    reports what would change. Raises :class:`WheelError` (the input is then untouched).
+    Writes in place (atomically) or into ``output_dir``, under the retagged name when
+    sourceless bytecode changes the tags; with ``dry_run`` writes nothing and reports what
+    would change. Raises :class:`StripwheelError` (the input is then untouched).
     """
     started = time.perf_counter()
-    _check_supported(config)
     if config.verify:
         from . import _verify
 
         _verify.require()
     wheel = Path(wheel)
-    target = (Path(output_dir) if output_dir is not None else wheel.parent) / wheel.name
-    report = WheelReport(wheel=str(wheel), output=None if dry_run else str(target), dry_run=dry_run)
     with WheelReader(wheel) as reader, ThreadPoolExecutor(WORKERS) as deflate_pool:
         job = _Job(reader, config, deflate_pool)
-        report.wheel_size_before = reader.size
-        report.installed_size_before = reader.total_size
-        sink: IO[bytes]
-        temp: Optional[Path] = None
+        job.prepare()
+        name = _bytecode.retagged_name(wheel.name, job.tags) if job.tags else wheel.name
+        target = (Path(output_dir) if output_dir is not None else wheel.parent) / name
+        report = WheelReport(
+            wheel=str(wheel), output=None if dry_run else str(target), dry_run=dry_run,
+            wheel_size_before=reader.size, installed_size_before=reader.total_size,
+        )
         if dry_run:
-            sink = CountingSink()  # type: ignore[assignment]
+            sink = CountingSink()
+            report.changed = _write(job, sink, report, progress)
+            report.wheel_size_after = sink.size
         else:
-            try:
-                target.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise WheelError(reader.label, f"cannot create {target.parent}: {exc.strerror or exc}") from None
-            sink, temp = atomic_output(target, os.stat(wheel).st_mode)
-        try:
-            changed = _write(job, sink, report, progress)
-            sink.close()
-            report.changed = changed
-            if dry_run:
-                report.wheel_size_after = sink.size  # type: ignore[attr-defined]
-            elif changed or target != wheel:
-                assert temp is not None
-                if not changed:
-                    _copy_file(wheel, temp)
-                os.replace(temp, target)
-                temp = None
-                report.wheel_size_after = target.stat().st_size
-            else:
-                report.wheel_size_after = reader.size
-            if not changed:
-                report.wheel_size_after = reader.size
-                report.installed_size_after = reader.total_size
-        finally:
-            if temp is not None:
-                sink.close()
-                temp.unlink(missing_ok=True)
+            _write_file(job, wheel, target, report, progress)
+        if not report.changed:
+            report.wheel_size_after = reader.size
+            report.installed_size_after = reader.total_size
         report.warnings.extend(job.warnings)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _check_supported(config: Config) -> None:
-    if config.bytecode == "compile" or config.sourceless:
-        raise StripwheelError("bytecode = 'compile' is not supported yet")
+def _write_file(job: _Job, wheel: Path, target: Path, report: WheelReport, progress: Optional[Progress]) -> None:
+    """Write through a temporary file beside ``target``, renamed over it once complete."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WheelError(job.reader.label, f"cannot create {target.parent}: {exc.strerror or exc}") from None
+    sink, temp = atomic_output(target, os.stat(wheel).st_mode)
+    try:
+        with sink:
+            report.changed = _write(job, sink, report, progress)
+        if report.changed or target != wheel:
+            if not report.changed:
+                _copy_file(wheel, temp)  # -w DIR with nothing to change: the input as it is
+            os.replace(temp, target)
+            if report.changed and target.name != wheel.name and target.parent.resolve() == wheel.parent.resolve():
+                wheel.unlink()  # retagged in place: the old name must not linger beside the new
+        report.wheel_size_after = target.stat().st_size
+    finally:
+        temp.unlink(missing_ok=True)
 
 
 def _copy_file(source: Path, temp: Path) -> None:
@@ -485,11 +532,12 @@ def _copy_file(source: Path, temp: Path) -> None:
             dst.write(chunk)
 
 
-def _write(job: _Job, sink: IO[bytes], report: WheelReport, progress: Optional[Progress]) -> bool:
+def _write(job: _Job, sink: Sink, report: WheelReport, progress: Optional[Progress]) -> bool:
     """Stream every member to ``sink``; True when anything differs from the input."""
     reader = job.reader
     writer = ZipWriter(sink)
     rows: dict[str, Optional[Row]] = {}
+    added: list[Row] = []
     changed = False
     done = 0
     installed = 0
@@ -507,12 +555,11 @@ def _write(job: _Job, sink: IO[bytes], report: WheelReport, progress: Optional[P
                 changed = True
                 if not member.is_dir:
                     rows[member.name] = None
-                    if _is_bytecode(member.name):
+                    if _bytecode.is_bytecode(member.name):
                         report.bytecode_removed.append(member.name)
-                    else:
+                    elif not outcome.added:
                         report.removed.append(member.name)
-                continue
-            if outcome.spool is not None:
+            elif outcome.spool is not None:
                 changed = True
                 spool = outcome.spool
                 rows[member.name] = outcome.row
@@ -521,7 +568,15 @@ def _write(job: _Job, sink: IO[bytes], report: WheelReport, progress: Optional[P
             else:
                 installed += info.file_size
                 writer.add(info, Payload(info.compress_type, info.CRC, info.compress_size, info.file_size, reader.raw(member)))
-    record = _new_record(reader, rows)
+            for name, data in outcome.added:
+                changed = True
+                spool = Spool(iter([data]), None)
+                writer.add(_new_info(name, info.date_time), Payload(zipfile.ZIP_DEFLATED, spool.crc, spool.compress_size, spool.file_size, spool.chunks()))
+                spool.close()
+                added.append(Row(name, "sha256", spool.digest, spool.file_size))
+                installed += len(data)
+                report.bytecode_added.append(name)
+    record = _new_record(reader, rows, added)
     record_info = next(m.info for m in reader.members if m.name == reader.record_name)
     compressed = _deflate.deflate(record) if record_info.compress_type == zipfile.ZIP_DEFLATED else record
     writer.add(record_info, Payload(record_info.compress_type, zlib.crc32(record), len(compressed), len(record), [compressed]))
@@ -531,8 +586,23 @@ def _write(job: _Job, sink: IO[bytes], report: WheelReport, progress: Optional[P
     return changed
 
 
-def _new_record(reader: WheelReader, changes: dict[str, Optional[Row]]) -> bytes:
-    """The input's rows in their order, changed rows replaced, removed rows gone."""
+def _new_info(name: str, date_time: tuple[int, int, int, int, int, int]) -> zipfile.ZipInfo:
+    """The ``ZipInfo`` of a new member: an ordinary file dated by ``SOURCE_DATE_EPOCH`` when
+    set (clamped to what zip can store), else like the member it comes from."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch.isdigit():
+        seconds = min(max(int(epoch), 315532800), 4354819198)  # 1980-01-01 .. 2107-12-31
+        date_time = time.gmtime(seconds)[:6]
+    info = zipfile.ZipInfo(name, date_time)
+    info.external_attr = 0o100644 << 16
+    info.create_system = 3
+    info.compress_type = zipfile.ZIP_DEFLATED
+    return info
+
+
+def _new_record(reader: WheelReader, changes: dict[str, Optional[Row]], added: list[Row]) -> bytes:
+    """The input's rows in their order, changed rows replaced, removed rows gone, new rows
+    after them."""
     rows: list[Row] = []
     own = False
     for row in reader.rows:
@@ -543,6 +613,7 @@ def _new_record(reader: WheelReader, changes: dict[str, Optional[Row]]) -> bytes
         else:
             rows.append(row)
             own = own or row.path == reader.record_name
+    rows.extend(added)
     if not own:
         rows.append(Row(reader.record_name, None, None, None))
     return _record.render(rows)

@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import IO, BinaryIO, Protocol
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
@@ -89,6 +89,7 @@ class WheelReader:
         seen: set[str] = set()
         for info in infos:
             self._check_name(info, seen)
+        self.top_level = sorted({name.split("/", 1)[0] for name in seen if "/" in name})
         self.dist_info = self._find_dist_info(seen)
         record_name = f"{self.dist_info}/RECORD"
         rows = self._read_record(infos, record_name)
@@ -161,22 +162,22 @@ class WheelReader:
         members = []
         unrecorded = {record_name} | {f"{self.dist_info}/{s}" for s in SIGNATURES}
         for info in infos:
-            row = by_path.get(info.filename)
+            found = by_path.get(info.filename)
             if info.filename.endswith("/"):
                 if info.file_size:
                     raise WheelError(self.label, "directory entry with contents", info.filename)
             elif info.filename not in unrecorded:
-                if row is None:
+                if found is None:
                     raise WheelError(self.label, "member is missing from RECORD", info.filename)
-                if row.algorithm is None:
+                if found.algorithm is None:
                     raise WheelError(self.label, "RECORD row has no hash", info.filename)
-                if row.size != info.file_size:
+                if found.size != info.file_size:
                     raise WheelError(
                         self.label,
-                        f"size {info.file_size} does not match RECORD ({row.size})",
+                        f"size {info.file_size} does not match RECORD ({found.size})",
                         info.filename,
                     )
-            members.append(Member(info, self._data_offset(info), row))
+            members.append(Member(info, self._data_offset(info), found))
         return members
 
     def _data_offset(self, info: zipfile.ZipInfo) -> int:
@@ -276,10 +277,16 @@ class Payload:
     chunks: Iterable[bytes]
 
 
+class Sink(Protocol):
+    """Where the zip writer puts bytes: a file, or a counter for ``--dry-run``."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+
 class ZipWriter:
     """A minimal, deterministic zip writer (Zip64 where sizes, offsets or counts need it)."""
 
-    def __init__(self, sink: IO[bytes]) -> None:
+    def __init__(self, sink: Sink) -> None:
         self._sink = sink
         self._offset = 0
         self._central: list[bytes] = []
@@ -391,9 +398,6 @@ class CountingSink:
     def write(self, data: bytes) -> int:
         self.size += len(data)
         return len(data)
-
-    def close(self) -> None:
-        pass
 
 
 def atomic_output(target: Path, mode: int | None) -> tuple[IO[bytes], Path]:
