@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -22,7 +23,8 @@ ELF_MAGIC = b"\x7fELF"
 
 def need(tool: str) -> str:
     """The path of a tool the tests require; a missing tool fails the test (CI installs it)."""
-    path = shutil.which(tool)
+    beside = Path(sys.executable).parent / tool  # console scripts of the test venv
+    path = str(beside) if beside.exists() else shutil.which(tool)
     if path is None:
         pytest.fail(f"required tool {tool!r} is not installed (see .ci/run)")
     return path
@@ -98,7 +100,9 @@ def install_wheel(wheel: Path, prefix: Path) -> Path:
     destination = SchemeDictionaryDestination(
         {k: str(v) for k, v in scheme.items()}, interpreter=sys.executable, script_kind=get_launcher_kind(),
     )
-    with WheelFile.open(wheel) as source:
+    with WheelFile.open(wheel) as source, warnings.catch_warnings():
+        # pypa/installer skips __pycache__/ members with this warning, by design.
+        warnings.filterwarnings("ignore", "Skip installing .*__pycache__", RuntimeWarning)
         install(source, destination, {"INSTALLER": b"stripwheel-tests"})
     return site
 

@@ -37,12 +37,11 @@ def demo_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     include = sysconfig.get_paths()["include"]
     suffix = sysconfig.get_config_var("EXT_SUFFIX")
     run(gcc, "-g", "-O1", "-fPIC", "-shared", f"-I{include}", DATA / "demo_ext.c", "-o", pkg / f"_ext{suffix}")
-    run(gcc, "-g", "-O1", "-fPIC", "-shared", DATA / "helper.c", "-o", libs / "libhelper.so")
+    run(gcc, "-g3", "-O1", "-fPIC", "-shared", DATA / "helper.c", "-o", libs / "libhelper.so")
     shutil.copy(libs / "libhelper.so", libs / "libhelper_patched.so")
-    run(
-        need("patchelf"), "--set-rpath", "$ORIGIN/" + "x" * 300, "--add-needed", "libz.so.1",
-        libs / "libhelper_patched.so",
-    )
+    # Two calls: patchelf 0.14 corrupts RUNPATH when both edits come in one.
+    run(need("patchelf"), "--set-rpath", "$ORIGIN/" + "x" * 300, libs / "libhelper_patched.so")
+    run(need("patchelf"), "--add-needed", "libz.so.1", libs / "libhelper_patched.so")
     run(gcc, "-g", "-O1", "-fPIE", "-pie", DATA / "tool.c", "-o", scripts / "demo-tool")
     run(
         need("clang"), "--target=aarch64-linux-gnu", "-g", "-O1", "-fPIC", "-shared", "-nostdlib",
