@@ -724,7 +724,18 @@ def main(argv: list[str] | None = None) -> int:
         "--smoke-peer", action="store_true", help="smoke-test the peer's wheels too"
     )
     parser.add_argument("--json", type=Path, metavar="FILE", help="save the raw numbers as JSON")
+    parser.add_argument(
+        "--platform",
+        choices=("linux", "macos", "windows"),
+        default="linux",
+        help="linux (default): manylinux wheels vs GNU strip; macos / windows: the macOS"
+        " (arm64, x86_64, universal2) or win_amd64 wheels vs llvm-strip -x / MinGW strip",
+    )
     args = parser.parse_args(argv)
+    if args.platform != "linux":  # issue 5's figures: bench/foreign.py
+        import foreign
+
+        return foreign.main(args)
     if shutil.which("strip") is None or shutil.which("readelf") is None:
         parser.error("GNU binutils (strip, readelf) must be on PATH")
 

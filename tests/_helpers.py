@@ -12,11 +12,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from installer import install
 from installer.destinations import SchemeDictionaryDestination
 from installer.sources import WheelFile
 from installer.utils import get_launcher_kind
-
-from installer import install
 
 ELF_MAGIC = b"\x7fELF"
 

@@ -10,8 +10,9 @@ import sysconfig
 from pathlib import Path
 
 import pytest
-from _helpers import need, run
 from packaging.tags import interpreter_name, interpreter_version
+
+from _helpers import need, run
 
 DATA = Path(__file__).parent / "data"
 #: A name with a comma, quotes and non-ASCII: RECORD's CSV must round-trip it.

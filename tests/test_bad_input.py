@@ -11,11 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from _helpers import check_wheel, sha256
-from test_strip import EXT
 
+from _helpers import check_wheel, sha256
 from stripwheel._cli import main
 from stripwheel._record import encode_digest
+from test_strip import EXT
 
 RECORD = "demo-1.0.dist-info/RECORD"
 
@@ -39,7 +39,9 @@ def rebuild(
     contents.update(replace)
     lines = contents[RECORD].decode().splitlines()
     if fix_record:
-        import csv, hashlib, io
+        import csv
+        import hashlib
+        import io
 
         rows = list(csv.reader(lines))
         lines = []
@@ -119,7 +121,7 @@ def test_missing_wheel_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
         (dict(add={"demo/__init__.py": b"from ._ext import add\n\nVERSION = '1.0'\n"}), ("demo/__init__.py", "duplicate member name")),
         (dict(add={"demo/line\u2028break.py": b"w = 4\n"}, fix_record=True), ("line break",)),
         (dict(record=lambda lines: lines + lines[:1]), ("RECORD lists this path twice",)),
-        (dict(record=lambda lines: [l.replace("sha256=", "md5=") for l in lines]), ("bad hash",)),
+        (dict(record=lambda lines: [line.replace("sha256=", "md5=") for line in lines]), ("bad hash",)),
     ],
     ids=[
         "no-record", "no-wheel-file", "hash-mismatch", "size-mismatch", "unrecorded-member",

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import importlib.util
 import marshal
-import os
-import shutil
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
-from _helpers import check_wheel, install_wheel, need, run, sha256
 
+from _helpers import check_wheel, install_wheel, need, run, sha256
 from stripwheel._cli import main
 
 TAG = sys.implementation.cache_tag
@@ -48,7 +46,7 @@ def pack(tmp: Path, sources: dict[str, str], tag: str = "py3-none-any", name: st
     dest = tmp / "dist"
     dest.mkdir(exist_ok=True)
     run(sys.executable, "-m", "wheel", "pack", "--dest-dir", dest, root)
-    (wheel,) = [w for w in dest.glob(f"{name}-*.whl")]
+    (wheel,) = list(dest.glob(f"{name}-*.whl"))
     return wheel
 
 
@@ -161,7 +159,7 @@ def test_sourceless_retag_and_install(pure_wheel: Path, tmp_path: Path) -> None:
     files = members(wheel)
     assert "purepkg/core.pyc" in files and "purepkg/core.py" not in files
     assert "purepkg-1.0.data/scripts/tool.py" in files  # scripts stay sources
-    assert [l for l in files["purepkg-1.0.dist-info/WHEEL"].decode().splitlines() if l.startswith("Tag:")] == [f"Tag: {INTERP}-none-any"]
+    assert [line for line in files["purepkg-1.0.dist-info/WHEEL"].decode().splitlines() if line.startswith("Tag:")] == [f"Tag: {INTERP}-none-any"]
     for site in (install_wheel(wheel, tmp_path / "installer"), tmp_path / "pip"):
         if site.name == "pip":
             run(sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", site, wheel)
@@ -174,7 +172,7 @@ def test_sourceless_retag_and_install(pure_wheel: Path, tmp_path: Path) -> None:
 
 def test_sourceless_abi3_retag(tmp_path: Path) -> None:
     """cpXY-abi3-platform becomes cpXY-cpXY-platform."""
-    wheel = pack(tmp_path, {"absi/__init__.py": "X = 1\n"}, tag=f"cp39-abi3-linux_x86_64", name="absi")
+    wheel = pack(tmp_path, {"absi/__init__.py": "X = 1\n"}, tag="cp39-abi3-linux_x86_64", name="absi")
     assert main(["strip", "--bytecode", "compile", "--sourceless", str(wheel)]) == 0
     (out,) = wheel.parent.glob("absi-*.whl")
     assert out.name == f"absi-1.0-{INTERP}-{INTERP}-linux_x86_64.whl"

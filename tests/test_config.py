@@ -7,7 +7,15 @@ from pathlib import Path
 import pytest
 
 from stripwheel._config import (
-    Config, Layer, Selector, compile_glob, foreign_settings, hook_layer, pyproject_layer, resolve, settings_layer,
+    Config,
+    Layer,
+    Selector,
+    compile_glob,
+    foreign_settings,
+    hook_layer,
+    pyproject_layer,
+    resolve,
+    settings_layer,
 )
 from stripwheel._errors import ConfigError
 

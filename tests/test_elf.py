@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from _elf_fixtures import (
     CROSS_TARGETS,
     LONG_RPATH,
@@ -22,7 +23,6 @@ from _elf_fixtures import (
     run,
     tool,
 )
-
 from stripwheel.binaries import BinaryError, Copy, Level, Stripped, Unchanged, elf
 
 LEVELS: tuple[Level, ...] = ("all", "debug")
@@ -46,7 +46,7 @@ def check_pieces(result: Stripped, size: int) -> None:
     total = 0
     for piece in result.pieces:
         if isinstance(piece, Copy):
-            assert piece.length > 0 and 0 <= piece.offset and piece.offset + piece.length <= size
+            assert piece.length > 0 and piece.offset >= 0 and piece.offset + piece.length <= size
             total += piece.length
         else:
             assert isinstance(piece, bytes) and piece

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import ctypes
 import random
-import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
-from _helpers import check_wheel, install_wheel, need, run, section_names
 
+from _helpers import check_wheel, install_wheel, need, run, section_names
 from stripwheel._cli import main
 
 TABLE = 1 << 20

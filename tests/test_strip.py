@@ -10,9 +10,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
 from _helpers import check_wheel, dynsyms, install_wheel, section_names, sha256
 from conftest import ODD_NAME
-
 from stripwheel._cli import main
 
 SUFFIX = __import__("sysconfig").get_config_var("EXT_SUFFIX")
@@ -91,9 +91,9 @@ def test_unchanged_members_keep_bytes_and_zipinfo(demo_wheel: Path, demo_wheel_m
     assert main(["strip", str(demo_wheel)]) == 0
     before, after = members(demo_wheel_master), members(demo_wheel)
     assert set(before) == set(after)
-    record = f"demo-1.0.dist-info/RECORD"
-    rows_before = dict((r.split(",")[0], r) for r in read(demo_wheel_master, record).decode().splitlines())
-    rows_after = dict((r.split(",")[0], r) for r in read(demo_wheel, record).decode().splitlines())
+    record = "demo-1.0.dist-info/RECORD"
+    rows_before = {r.split(",")[0]: r for r in read(demo_wheel_master, record).decode().splitlines()}
+    rows_after = {r.split(",")[0]: r for r in read(demo_wheel, record).decode().splitlines()}
     for name, info in before.items():
         new = after[name]
         assert (new.date_time, new.external_attr) == (info.date_time, info.external_attr), name

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Optional
 
-from . import _bytecode, _deflate, _record, binaries
 from packaging.tags import Tag
 
+from . import _bytecode, _deflate, _record, binaries
 from ._config import Config, Selector
 from ._errors import WheelError
 from ._record import Row
@@ -251,6 +251,8 @@ class _Job:
         self.warnings: list[str] = []
         #: compiled bytecode per source member (``bytecode = "compile"``)
         self.compiled: dict[str, list[tuple[str, bytes]]] = {}
+        #: bytecode members the compiled ones supersede
+        self.replaced: set[str] = set()
         #: the new tags when ``sourceless`` retags the wheel
         self.tags: Optional[list[Tag]] = None
 
@@ -270,8 +272,7 @@ class _Job:
                 f"bytecode compiled for {interpreter} only: the wheel's tags admit other "
                 "interpreters, which will compile the sources themselves"
             )
-        data_dir = f"{reader.name.replace('-', '_')}-{reader.version}.data"
-        data_dir = next((d for d in reader.top_level if d.endswith(".data")), data_dir)
+        data_dir = next((d for d in reader.top_level if d.endswith(".data")), "")
         sources = []
         for member in reader.members:
             name = member.name
@@ -316,7 +317,7 @@ class _Job:
         if name in self.compiled:
             _drain(checked)
             return Outcome(member, drop=self.config.sourceless, added=self.compiled[name])
-        if self.compiled and name in self.replaced:
+        if name in self.replaced:
             _drain(checked)  # the backend's own copy, superseded by the one compiled here
             return Outcome(member, drop=True)
         if self.tags is not None and name == f"{reader.dist_info}/WHEEL":
@@ -371,7 +372,6 @@ class _Job:
         )
         row = Row(member.name, "sha256", spool.digest, spool.file_size)
         return Outcome(member, spool=spool, row=row, binary=report)
-
 
     def _encode(self, member: Member, blob: Blob, result: binaries.Stripped, boundaries: list[_deflate.Boundary]) -> Encoded:
         """Deflate the output, reusing the input's compressed blocks where they still fit."""

@@ -105,7 +105,7 @@ def _is_pe(data: Buffer) -> bool:
     if len(data) < 0x40 or bytes(data[:2]) != b"MZ":
         return False
     (lfanew,) = struct.unpack_from("<I", data, 0x3C)
-    return 4 <= lfanew and lfanew + 4 <= len(data) and bytes(data[lfanew : lfanew + 4]) == b"PE\0\0"
+    return lfanew >= 4 and lfanew + 4 <= len(data) and bytes(data[lfanew : lfanew + 4]) == b"PE\0\0"
 
 
 def _parse(data: Buffer) -> _Image:
