@@ -28,7 +28,18 @@ from ._config import Config, Selector
 from ._errors import WheelError
 from ._record import Row
 from ._report import BinaryReport, BinaryView, InspectReport, WheelReport
-from ._wheel import CHUNK, SIGNATURES, CountingSink, Member, Payload, Sink, WheelReader, ZipWriter, atomic_output
+from ._wheel import (
+    CHUNK,
+    SIGNATURES,
+    CountingSink,
+    Member,
+    Payload,
+    Sink,
+    WheelReader,
+    ZipWriter,
+    atomic_output,
+    pread,
+)
 
 #: Members up to this size are held in memory; larger ones are spooled to a temporary file.
 IN_MEMORY = 32 << 20
@@ -69,10 +80,9 @@ class Blob:
             for start in range(offset, offset + length, CHUNK):
                 yield bytes(view[start : min(start + CHUNK, offset + length)])
             return
-        fd = self._file.fileno()
         end = offset + length
         while offset < end:
-            chunk = os.pread(fd, min(CHUNK, end - offset), offset)
+            chunk = pread(self._file, min(CHUNK, end - offset), offset)
             if not chunk:
                 raise OSError("temporary file truncated")
             offset += len(chunk)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import struct
 import tempfile
+import threading
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
@@ -35,6 +36,16 @@ _FLAG_ENCRYPTED = 0x1
 _FLAG_DESCRIPTOR = 0x8
 _FLAG_UTF8 = 0x800
 _U32 = 0xFFFFFFFF
+_SEEK_LOCK = threading.Lock()
+
+
+def pread(file: IO[bytes], size: int, offset: int) -> bytes:
+    """Read at an offset without disturbing other readers of the same file (threads)."""
+    if hasattr(os, "pread"):
+        return os.pread(file.fileno(), size, offset)
+    with _SEEK_LOCK:  # Windows has no pread
+        file.seek(offset)
+        return file.read(size)
 
 
 @dataclass(frozen=True)
@@ -181,7 +192,7 @@ class WheelReader:
         return members
 
     def _data_offset(self, info: zipfile.ZipInfo) -> int:
-        header = os.pread(self._file.fileno(), _LOCAL.size, info.header_offset)
+        header = pread(self._file, _LOCAL.size, info.header_offset)
         if len(header) != _LOCAL.size or header[:4] != b"PK\x03\x04":
             raise WheelError(self.label, "bad local header (truncated archive?)", info.filename)
         fields = _LOCAL.unpack(header)
@@ -193,11 +204,10 @@ class WheelReader:
 
     def raw(self, member: Member, start: int = 0, length: int | None = None) -> Iterator[bytes]:
         """The member's stored (compressed) bytes, or ``length`` of them from ``start``, in chunks."""
-        fd = self._file.fileno()
         offset = member.data_offset + start
         remaining = member.info.compress_size - start if length is None else length
         while remaining:
-            chunk = os.pread(fd, min(CHUNK, remaining), offset)
+            chunk = pread(self._file, min(CHUNK, remaining), offset)
             if not chunk:
                 raise WheelError(self.label, "archive truncated", member.name)
             offset += len(chunk)
