@@ -1,0 +1,5 @@
+"""A C extension compiled with debug info."""
+
+from ._speedups import add
+
+__all__ = ["add"]

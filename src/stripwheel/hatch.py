@@ -1,0 +1,82 @@
+"""The hatchling build hook ``stripwheel``: strips the wheel hatchling just built, in place.
+
+Options: ``[tool.stripwheel]``, then the hook's table
+``[tool.hatch.build.targets.wheel.hooks.stripwheel]`` key by key on top.
+
+PEP 517 ``config_settings`` cannot reach this hook: hatchling's ``build_wheel`` accepts them and
+drops them (hatchling 1.x builds with ``WheelBuilder(os.getcwd())`` and passes nothing on; see
+pypa/hatch#1072). Projects that need ``-C stripwheel.<option>`` use the wrapper backend instead,
+with ``backend = "hatchling.build"`` (and without this hook, or the wheel is processed twice).
+
+This is the only module that imports hatchling; stripwheel does not depend on it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, NoReturn
+
+from hatchling.builders.hooks.plugin.interface import BuildHookInterface
+from hatchling.builders.wheel import WheelBuilderConfig
+from hatchling.plugin import hookimpl
+
+from ._config import Config, hook_layer, pyproject_layer, resolve
+from ._errors import ConfigError, StripwheelError
+
+HOOK_TABLE = "tool.hatch.build.targets.wheel.hooks.stripwheel"
+
+
+class StripwheelBuildHook(BuildHookInterface[WheelBuilderConfig]):
+    """Validates the options in ``initialize`` (before anything is built), strips in ``finalize``."""
+
+    PLUGIN_NAME = "stripwheel"
+
+    _options: Config | None = None
+
+    def _applies(self, version: str) -> bool:
+        # Editable wheels hold no binaries of their own; sdists are not ours.
+        return self.target_name == "wheel" and version == "standard"
+
+    def initialize(self, version: str, build_data: dict[str, Any]) -> None:
+        if not self._applies(version):
+            return
+        try:
+            layers = (
+                pyproject_layer(Path(self.root) / "pyproject.toml"),
+                hook_layer(self.config, HOOK_TABLE),
+            )
+            self._options = resolve(*layers)
+            if self._options.verify:
+                from . import _verify
+
+                _verify.require()
+        except StripwheelError as exc:
+            self._fail(exc)
+        # --- RETAG POINT (sourceless bytecode, a later issue) ---
+        # hatchling fixes the wheel's file name before finalize, so a retag must be decided
+        # here, by setting build_data["tag"]; finalize never renames the wheel.
+
+    def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
+        if not self._applies(version) or self._options is None:
+            return
+        from ._engine import process_wheel  # imported only when there is a wheel to process
+        from ._report import render_strip
+
+        try:
+            report = process_wheel(Path(artifact_path), self._options)  # in place, never renamed
+        except StripwheelError as exc:
+            self._fail(exc)
+        self.app.display_info(render_strip(report))
+
+    def _fail(self, exc: StripwheelError) -> NoReturn:
+        """One ``stripwheel: error: …`` line per problem and exit status 1, without a traceback:
+        hatchling would print one for any other exception, burying the message."""
+        for problem in exc.problems if isinstance(exc, ConfigError) else [str(exc)]:
+            self.app.display_error(f"stripwheel: error: {problem}")
+        self.app.abort(code=1)
+        raise SystemExit(1)  # abort exits; this line only tells type checkers so
+
+
+@hookimpl
+def hatch_register_build_hook() -> type[StripwheelBuildHook]:
+    return StripwheelBuildHook

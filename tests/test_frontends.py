@@ -1,0 +1,269 @@
+"""The two ways in that run during a build, end to end: every sample project built by pip,
+``python -m build`` and uv with stripwheel installed into the isolated build environment,
+then installed into a fresh venv and run; plus fast in-process tests of the hatchling hook."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+import tarfile
+import zipfile
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import pytest
+
+from _frontend_fixtures import FRONTENDS, Builds, builds, copy_sample, frontend_env, make_venv, uv_bin, wheelhouse
+from _helpers import ELF_MAGIC, check_wheel, run, section_names
+
+__all__ = ["builds", "wheelhouse"]  # session fixtures, re-exported for pytest
+
+#: Native binaries each sample's wheel ships (every one built with debug info).
+BINARIES = {
+    "setuptools-cext": 1,
+    "hatch-binary": 2,
+    "scikit-build-cmake": 1,
+    "meson-ext": 1,
+    "pure-python": 0,
+}
+SAMPLES = tuple(BINARIES)
+TRACEBACK = "Traceback (most recent call last)"
+#: The first line of the engine's summary, printed by the backend or the hook during the build.
+SUMMARY = re.compile(r"^\s*stripwheel: \S+\.whl: (rewrote|unchanged)", re.MULTILINE)
+
+
+def elf_members(wheel: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(wheel) as archive:
+        return {info.filename: data for info in archive.infolist() if (data := archive.read(info))[:4] == ELF_MAGIC}
+
+
+def debug_sections(data: bytes) -> list[str]:
+    return [n for n in section_names(data) if n.startswith((".debug", ".zdebug"))]
+
+
+# --- built by real frontends
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sample", SAMPLES)
+@pytest.mark.parametrize("frontend", FRONTENDS)
+def test_built_wheel_is_stripped(builds: Builds, frontend: str, sample: str) -> None:
+    """Every ELF the backend put in the wheel lost its debug info and static symbols (level all),
+    the wheel passes the RECORD oracle, and the summary reached the frontend's output."""
+    built = builds.build(sample, frontend)
+    wheel = built.ok()
+    check_wheel(wheel)
+    binaries = elf_members(wheel)
+    assert len(binaries) == BINARIES[sample], sorted(binaries)
+    for member, data in binaries.items():
+        sections = section_names(data)
+        assert not debug_sections(data), (member, sections)
+        assert ".symtab" not in sections, (member, sections)
+        assert ".dynsym" in sections, (member, sections)
+    assert SUMMARY.search(built.output), built.output[-4000:]
+    if binaries:
+        assert f"binaries: {len(binaries)} of {len(binaries)} stripped" in built.output
+        assert wheel.name.endswith("_x86_64.whl") or "-none-any" not in wheel.name
+    else:
+        assert wheel.name.endswith("-py3-none-any.whl")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("frontend", FRONTENDS)
+def test_installed_wheels_import_and_run(builds: Builds, frontend: str, tmp_path: Path) -> None:
+    """The stripped wheels install into a fresh venv, import, call their native code, and the
+    stripped executable runs."""
+    wheels = [str(builds.build(sample, frontend).ok()) for sample in SAMPLES]
+    python = make_venv(tmp_path / "venv")
+    if frontend == "pip":
+        run(sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-index", "--no-deps", *wheels)
+    else:
+        run(uv_bin(), "pip", "install", "-q", "--python", python, "--no-index", "--no-deps", *wheels)
+    script = """
+import cext_demo, hatch_binary, meson_demo, pure_demo, skbuild_demo
+assert cext_demo.add(2, 3) == 5
+assert hatch_binary.greet() == "hello from libgreet" and hatch_binary.triple(4) == 12
+assert skbuild_demo.square(7) == 49
+assert meson_demo.negate(5) == -5
+assert pure_demo.message() == "hello from a data file" and pure_demo.shout("hi") == "HI!"
+print("all imported")
+"""
+    assert run(python, "-c", script, cwd=tmp_path).stdout.strip() == "all imported"
+    hello = run(tmp_path / "venv" / "bin" / "hatch-binary-hello").stdout
+    assert hello.strip() == "hello from a native executable: 42"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("frontend", "level"), [("pip", "none"), ("uv", "none"), ("build", "debug")])
+def test_config_settings_choose_the_level(builds: Builds, frontend: str, level: str) -> None:
+    """``-C stripwheel.strip=…`` overrides ``[tool.stripwheel] strip = "all"``: ``none`` keeps
+    the debug info and symbols the compiler wrote, ``debug`` keeps the symbols only."""
+    wheel = builds.build("setuptools-cext", frontend, f"stripwheel.strip={level}").ok()
+    check_wheel(wheel)
+    ((member, data),) = elf_members(wheel).items()
+    sections = section_names(data)
+    assert bool(debug_sections(data)) == (level == "none"), (member, sections)
+    assert ".symtab" in sections, (member, sections)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("sample", "sources"),
+    [
+        ("setuptools-cext", ["setup.py", "src/cext_demo/_speedups.c", "src/cext_demo/__init__.py"]),
+        ("hatch-binary", ["hatch_build.py", "native/greet.c", "native/hello.c", "src/hatch_binary/__init__.py"]),
+        ("scikit-build-cmake", ["CMakeLists.txt", "src/skbuild_demo/_native.c"]),
+        ("meson-ext", ["meson.build", "src/meson_demo/_native.c"]),
+        ("pure-python", ["src/pure_demo/sub/helpers.py", "src/pure_demo/data/message.txt"]),
+    ],
+)
+def test_sdist_contains_sources(builds: Builds, sample: str, sources: list[str]) -> None:
+    """``build_sdist`` passes through the wrapper (and the hook) untouched."""
+    sdist = builds.build(sample, "build", sdist=True).ok()
+    with tarfile.open(sdist) as archive:
+        names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
+    assert {"pyproject.toml", "README.md", *sources} <= names, sorted(names)
+
+
+@pytest.mark.slow
+def test_editable_install_imports(wheelhouse: Path, tmp_path: Path) -> None:
+    """``pip install -e`` goes through the wrapper's ``build_editable`` (served lazily)."""
+    source = copy_sample("setuptools-cext", tmp_path)
+    python = make_venv(tmp_path / "venv")
+    run(
+        sys.executable,
+        "-m",
+        "pip",
+        "--python",
+        python,
+        "install",
+        "-q",
+        "--find-links",
+        wheelhouse,
+        "-e",
+        source,
+        env=frontend_env(wheelhouse),
+    )
+    probe = "import cext_demo; assert cext_demo.add(40, 2) == 42; print(cext_demo.__file__)"
+    location = run(python, "-c", probe, cwd=tmp_path).stdout.strip()
+    assert Path(location).is_relative_to(source)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("sample", "frontend", "edit", "message"),
+    [
+        (
+            "setuptools-cext",
+            "pip",
+            ('strip = "all"', 'strp = "all"'),
+            "stripwheel: error: tool.stripwheel: unknown key 'strp' (did you mean 'strip'?)",
+        ),
+        (
+            "hatch-binary",
+            "uv",
+            ('strip = "all"', 'strp = "all"'),
+            "stripwheel: error: tool.hatch.build.targets.wheel.hooks.stripwheel: unknown key 'strp'"
+            " (did you mean 'strip'?)",
+        ),
+        (
+            "setuptools-cext",
+            "build",
+            ('backend = "setuptools.build_meta"', 'backend = "setuptools.no_such_meta"'),
+            "stripwheel: error: tool.stripwheel.backend: cannot import 'setuptools.no_such_meta': "
+            "No module named 'setuptools.no_such_meta'",
+        ),
+    ],
+    ids=["typo-wrapper-pip", "typo-hook-uv", "missing-backend-build"],
+)
+def test_errors_are_one_clear_line(
+    builds: Builds, sample: str, frontend: str, edit: tuple[str, str], message: str
+) -> None:
+    """A configuration error fails the build with a line naming the key, and no traceback."""
+    built = builds.build(sample, frontend, edit=edit)
+    assert built.proc.returncode != 0
+    assert built.artifact is None
+    assert message in built.output, built.output[-4000:]
+    assert TRACEBACK not in built.output, built.output[-4000:]
+
+
+@pytest.mark.slow
+def test_engine_overhead_is_small(builds: Builds) -> None:
+    """The engine's own time on a setuptools-cext build, as the summary reports it."""
+    output = builds.build("setuptools-cext", "uv").output
+    (seconds,) = re.findall(r"^\s*time: ([0-9.]+) s$", output, re.MULTILINE)
+    assert float(seconds) < 0.3
+
+
+# --- the hatchling hook, in process
+
+
+def _hook(root: Path, config: dict[str, object]):  # type: ignore[no-untyped-def]
+    from stripwheel.hatch import StripwheelBuildHook
+
+    return StripwheelBuildHook(str(root), config, None, None, str(root / "dist"), "wheel")  # type: ignore[arg-type]
+
+
+def test_hatch_hook_is_registered() -> None:
+    """The plugin is found under the ``hatch`` entry-point group and is named ``stripwheel``."""
+    (ep,) = [ep for ep in entry_points(group="hatch") if ep.name == "stripwheel"]
+    module = ep.load()
+    assert module.hatch_register_build_hook().PLUGIN_NAME == "stripwheel"
+
+
+def test_hatch_hook_strips_in_finalize(demo_wheel: Path, tmp_path: Path) -> None:
+    """The hook table overrides ``[tool.stripwheel]``; hatchling's reserved keys are ignored;
+    the wheel is rewritten in place under the same name."""
+    (tmp_path / "pyproject.toml").write_text('[tool.stripwheel]\nstrip = "none"\n')
+    hook = _hook(tmp_path, {"strip": "debug", "dependencies": [], "enable-by-default": True})
+    build_data: dict[str, object] = {}
+    hook.initialize("standard", build_data)
+    before = set(zipfile.ZipFile(demo_wheel).namelist())
+    hook.finalize("standard", build_data, str(demo_wheel))
+    assert set(zipfile.ZipFile(demo_wheel).namelist()) == before
+    check_wheel(demo_wheel)
+    for member, data in elf_members(demo_wheel).items():
+        assert not debug_sections(data), member
+
+
+@pytest.mark.parametrize(("target", "version"), [("wheel", "editable"), ("sdist", "standard")])
+def test_hatch_hook_leaves_other_builds_alone(demo_wheel: Path, tmp_path: Path, target: str, version: str) -> None:
+    from stripwheel.hatch import StripwheelBuildHook
+
+    before = demo_wheel.read_bytes()
+    hook = StripwheelBuildHook(str(tmp_path), {"strp": 1}, None, None, str(tmp_path), target)  # type: ignore[arg-type]
+    hook.initialize(version, {})  # not validated either: nothing of ours runs
+    hook.finalize(version, {}, str(demo_wheel))
+    assert demo_wheel.read_bytes() == before
+
+
+def test_hatch_hook_config_errors_fail_early(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Every problem is one ``stripwheel: error:`` line, raised from initialize, exit status 1."""
+    (tmp_path / "pyproject.toml").write_text('[tool.stripwheel]\nstrip = "yes"\n')
+    hook = _hook(tmp_path, {"strp": "all"})
+    with pytest.raises(SystemExit) as exit_info:
+        hook.initialize("standard", {})
+    assert exit_info.value.code == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "stripwheel: error: tool.stripwheel.strip: 'yes' is not one of 'all', 'debug', 'none'",
+        "stripwheel: error: tool.hatch.build.targets.wheel.hooks.stripwheel: unknown key 'strp'"
+        " (did you mean 'strip'?)",
+    ]
+
+
+def test_hatch_hook_corrupt_wheel_is_one_line(
+    demo_wheel: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hook = _hook(tmp_path, {})
+    hook.initialize("standard", {})
+    shutil.copy(demo_wheel, tmp_path / "copy.whl")
+    broken = tmp_path / demo_wheel.name
+    with zipfile.ZipFile(tmp_path / "copy.whl") as src, zipfile.ZipFile(broken, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            dst.writestr(info, data + b"tampered" if info.filename.endswith("__init__.py") else data)
+    with pytest.raises(SystemExit):
+        hook.finalize("standard", {}, str(broken))
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("stripwheel: error: ") and "demo/__init__.py" in line
