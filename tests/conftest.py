@@ -12,7 +12,10 @@ from pathlib import Path
 import pytest
 from packaging.tags import interpreter_name, interpreter_version
 
+from _frontend_fixtures import builds, wheelhouse
 from _helpers import need, run
+
+__all__ = ["builds", "wheelhouse"]  # session fixtures of the frontend tests, shared by all modules
 
 DATA = Path(__file__).parent / "data"
 #: A name with a comma, quotes and non-ASCII: RECORD's CSV must round-trip it.

@@ -14,10 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from _frontend_fixtures import FRONTENDS, Builds, builds, copy_sample, frontend_env, make_venv, uv_bin, wheelhouse
+from _frontend_fixtures import FRONTENDS, Builds, copy_sample, frontend_env, make_venv, uv_bin
 from _helpers import ELF_MAGIC, check_wheel, run, section_names
-
-__all__ = ["builds", "wheelhouse"]  # session fixtures, re-exported for pytest
 
 #: Native binaries each sample's wheel ships (every one built with debug info).
 BINARIES = {

@@ -50,11 +50,28 @@ class StripwheelBuildHook(BuildHookInterface[WheelBuilderConfig]):
                 from . import _verify
 
                 _verify.require()
+            if self._options.sourceless:
+                self._retag(build_data)
         except StripwheelError as exc:
             self._fail(exc)
-        # --- RETAG POINT (sourceless bytecode, a later issue) ---
-        # hatchling fixes the wheel's file name before finalize, so a retag must be decided
-        # here, by setting build_data["tag"]; finalize never renames the wheel.
+
+    def _retag(self, build_data: dict[str, Any]) -> None:
+        """A sourceless wheel only runs on this interpreter. hatchling fixes the file name
+        before ``finalize``, so the tag is decided here; the engine then finds nothing to
+        rename. Platform wheels that hatchling tags itself already name this interpreter."""
+        from packaging.tags import parse_tag
+
+        from ._bytecode import sourceless_tags
+
+        tag = build_data.get("tag") or ""
+        if not tag:
+            if build_data.get("infer_tag") or not build_data.get("pure_python", True):
+                return
+            tag = "py3-none-any"
+        new = sourceless_tags(parse_tag(tag), f"{HOOK_TABLE}.sourceless")
+        if len(new) != 1:
+            raise StripwheelError(f"{HOOK_TABLE}.sourceless: cannot express tags {', '.join(map(str, new))} as one hatchling tag")
+        build_data["tag"] = str(new[0])
 
     def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
         if not self._applies(version) or self._options is None:
