@@ -187,7 +187,7 @@ def fetch() -> dict[str, Path]:
     return {n: w for n, w in wheels.items() if w is not None}
 
 
-def compile_wheel(wheel: Path, res: Results) -> Path:
+def compile_wheel(wheel: Path, res: Results, exclude: list[str]) -> Path:
     """Time ``stripwheel strip --bytecode compile -w OUT`` ``repeat`` times; keep the first output."""
     kept: Path | None = None
     digests = set()
@@ -195,6 +195,7 @@ def compile_wheel(wheel: Path, res: Results) -> Path:
         work = Path(tempfile.mkdtemp(prefix=f"compile-{i}-", dir=WORK))
         # cwd is an empty dir: stripwheel reads ./pyproject.toml for defaults.
         cmd = [tool("stripwheel"), "strip", "--bytecode", "compile", "-w", "out", str(wheel)]
+        cmd += [arg for glob in exclude for arg in ("--exclude", glob)]
         proc = run(cmd, work)
         (output,) = (work / "out").glob("*.whl")
         digests.add(hashlib.sha256(output.read_bytes()).hexdigest())
@@ -444,6 +445,13 @@ def main(argv: list[str] | None = None) -> int:
         help="uv cache state for the install times (default: both)",
     )
     parser.add_argument("--json", type=Path, metavar="FILE", help="save the raw numbers as JSON")
+    parser.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="passed to stripwheel: modules not to compile (e.g. '**/tests/**'; repeatable)",
+    )
     args = parser.parse_args(argv)
     res = Results(repeat=max(1, args.repeat))
 
@@ -452,7 +460,9 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(WORK, ignore_errors=True)
     (WORK / "tmp").mkdir(parents=True)
     print(f"compiling {wheels['sympy'].name}, {res.repeat} runs", file=sys.stderr)
-    compiled = compile_wheel(wheels["sympy"], res)
+    if args.exclude:
+        print(f"not compiling: {', '.join(args.exclude)}", file=sys.stderr)
+    compiled = compile_wheel(wheels["sympy"], res, args.exclude)
     for side, wheel in (("plain", wheels["sympy"]), ("compiled", compiled)):
         res.sizes[f"wheel_{side}"], res.sizes[f"installed_{side}"], res.sizes[f"files_{side}"] = wheel_sizes(wheel)
 
