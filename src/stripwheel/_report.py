@@ -91,12 +91,12 @@ def to_json(kind: str, reports: list[Any], failures: list[dict[str, str]]) -> st
 
 
 def size(n: int) -> str:
-    """A byte count for people: exact below 10 kB, then kB/MB with one decimal."""
+    """A byte count for people: exact below 10 kB, then kB with one decimal, MB with two."""
     if abs(n) < 10_000:
         return f"{n:,} B"
-    if abs(n) < 10_000_000:
+    if abs(n) < 1_000_000:
         return f"{n / 1e3:,.1f} kB"
-    return f"{n / 1e6:,.1f} MB"
+    return f"{n / 1e6:,.2f} MB"
 
 
 def _change(before: int, after: int) -> str:
