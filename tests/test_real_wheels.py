@@ -493,3 +493,16 @@ def test_manylinux_pyyaml_stripped_installs_and_runs(
     )
     assert proc.returncode == 0, proc.stderr
 
+
+
+@pytest.mark.parametrize("key", [*MACOS, *WINDOWS, "pyyaml-linux"])
+def test_arch_matches_inspect(real_wheel: Callable[[str], Path], key: str) -> None:
+    """The engine reports ``binaries.arch`` (headers only); it must say what ``inspect`` says."""
+    from stripwheel import binaries
+
+    found = members(real_wheel(key), lambda head: binaries.detect(head) is not None)
+    assert found
+    for name, data in found.items():
+        fmt = binaries.detect(data[:8])
+        assert fmt is not None
+        assert binaries.arch(fmt, data) == binaries.inspect(fmt, data).arch, name

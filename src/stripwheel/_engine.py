@@ -356,7 +356,7 @@ class _Job:
         except binaries.BinaryError as exc:
             result = binaries.Unchanged(f"left as is: {exc}")
         try:
-            arch = binaries.inspect(fmt, blob.buf).arch
+            arch = binaries.arch(fmt, blob.buf)
         except binaries.BinaryError:
             arch = ""
         if isinstance(result, binaries.Stripped) and self.config.verify:

@@ -1,6 +1,6 @@
 """Native binary rewriters: bytes in, a description of the output out. No zips, no config.
 
-Every format module exposes the same three functions:
+Every format module exposes the same functions:
 
 ``strip(data, level) -> Stripped | Unchanged``
     ``data`` is the whole file as a read-only buffer (``bytes`` or an ``mmap``); the result
@@ -8,6 +8,8 @@ Every format module exposes the same three functions:
     copied straight from the input without being held in memory twice.
 ``inspect(data) -> BinaryInfo``
     what ``stripwheel inspect`` shows for one binary.
+``arch(data) -> str``
+    the architecture alone, read from the headers (``inspect`` plans both strips to size them).
 ``MAGICS``
     the leading bytes that identify the format.
 
@@ -115,6 +117,11 @@ def strip(fmt: Format, data: Buffer, level: Level) -> Stripped | Unchanged:
 def inspect(fmt: Format, data: Buffer) -> BinaryInfo:
     """Describe ``data`` of format ``fmt``."""
     return _module(fmt).inspect(data)  # type: ignore[no-any-return]
+
+
+def arch(fmt: Format, data: Buffer) -> str:
+    """The architecture of ``data`` of format ``fmt``."""
+    return _module(fmt).arch(data)  # type: ignore[no-any-return]
 
 
 def _module(fmt: Format):  # type: ignore[no-untyped-def]

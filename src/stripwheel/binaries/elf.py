@@ -481,6 +481,11 @@ def strip(data: Buffer, level: Level) -> Stripped | Unchanged:
         return Unchanged(str(exc))
 
 
+def arch(data: Buffer) -> str:
+    """The architecture ``inspect`` reports, from the ELF header alone."""
+    return _guard(lambda: _Elf(data)).arch()
+
+
 def inspect(data: Buffer) -> BinaryInfo:
     """Describe one ELF file; ``strippable`` is what each level would save."""
     elf = _guard(lambda: _Elf(data))

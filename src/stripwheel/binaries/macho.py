@@ -854,7 +854,6 @@ def _inspect(data: Buffer) -> BinaryInfo:
     _, arches = _fat_arches(view)
     slices = tuple(_slice_info(_Slice(view[a.offset : a.offset + a.size])) for a in arches)
     archs = [s.arch for s in slices]
-    label = "universal2" if sorted(archs) == ["arm64", "x86_64"] else "universal"
     strippable = {}
     for level in ("all", "debug"):
         result = _strip_fat(view, level)
@@ -864,7 +863,7 @@ def _inspect(data: Buffer) -> BinaryInfo:
     file_kinds = list(dict.fromkeys(s.kind for s in slices))
     return BinaryInfo(
         format="Mach-O",
-        arch=f"{label} ({', '.join(archs)})",
+        arch=_fat_label(archs),
         size=len(view),
         strippable=strippable,
         signature=", ".join(kinds),
@@ -872,6 +871,23 @@ def _inspect(data: Buffer) -> BinaryInfo:
         slices=slices,
         kind=", ".join(file_kinds),
     )
+
+
+def _fat_label(archs: list[str]) -> str:
+    label = "universal2" if sorted(archs) == ["arm64", "x86_64"] else "universal"
+    return f"{label} ({', '.join(archs)})"
+
+
+def arch(data: Buffer) -> str:
+    """The architecture label of ``inspect``, without planning any strip."""
+    try:
+        view = _view(data)
+        if bytes(view[:4]) not in _FAT_MAGICS:
+            return _Slice(view).arch
+        _, arches = _fat_arches(view)
+        return _fat_label([_Slice(view[a.offset : a.offset + a.size]).arch for a in arches])
+    except _MALFORMED as exc:
+        raise BinaryError(f"malformed Mach-O file ({type(exc).__name__}: {exc})") from exc
 
 
 def inspect(data: Buffer) -> BinaryInfo:

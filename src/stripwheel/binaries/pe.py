@@ -467,6 +467,17 @@ def _strip(data: Buffer, img: _Image, level: Level, final: bool) -> Stripped | U
     return Stripped(pieces=(bytes(header), *body, *tail), size=size, removed=removed)
 
 
+def arch(data: Buffer) -> str:
+    """The architecture ``inspect`` reports, from the headers alone ("" for MS-DOS programs)."""
+    if not _is_pe(data):
+        return ""
+    try:
+        machine = _parse(data).machine
+    except (struct.error, IndexError, ValueError) as exc:
+        raise BinaryError(f"malformed PE file ({exc})") from exc
+    return _MACHINES.get(machine, f"0x{machine:04x}")
+
+
 def inspect(data: Buffer) -> BinaryInfo:
     """Architecture, kind, signature and what each level would remove."""
     if not _is_pe(data):
