@@ -213,3 +213,18 @@ def test_inspect_reports_bytecode(pure_wheel: Path, capsys: pytest.CaptureFixtur
     capsys.readouterr()
     assert main(["inspect", str(pure_wheel)]) == 0
     assert f"bytecode: 5 .pyc ({TAG})" in capsys.readouterr().out
+
+
+def test_compile_still_checks_sources_against_record(pure_wheel: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A source whose bytes disagree with RECORD is an error when compiling too."""
+    bad = tmp_path / "bad" / pure_wheel.name
+    bad.parent.mkdir()
+    with zipfile.ZipFile(pure_wheel) as src, zipfile.ZipFile(bad, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            dst.writestr(info, data.replace(b'"core"', b'"evil"') if info.filename == "purepkg/core.py" else data)
+    before = sha256(bad)
+    assert main(["strip", "--bytecode", "compile", str(bad)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "purepkg/core.py: sha256 hash does not match RECORD" in err[0]
+    assert sha256(bad) == before

@@ -241,7 +241,6 @@ class Outcome:
     member: Member
     drop: bool = False
     spool: Optional[Encoded] = None
-    row: Optional[Row] = None
     binary: Optional[BinaryReport] = None
     added: list[tuple[str, bytes]] = field(default_factory=list)
 
@@ -325,7 +324,7 @@ class _Job:
             _drain(checked)
             return Outcome(member, drop=True)
         if name in self.compiled:
-            _drain(checked)
+            # already read, and checked against RECORD, by prepare() to compile it
             return Outcome(member, drop=self.config.sourceless, added=self.compiled[name])
         if name in self.replaced:
             _drain(checked)  # the backend's own copy, superseded by the one compiled here
@@ -344,7 +343,7 @@ class _Job:
 
     def _rewritten(self, member: Member, data: bytes) -> Outcome:
         spool = Spool(iter([data]), None)
-        return Outcome(member, spool=spool, row=Row(member.name, "sha256", spool.digest, spool.file_size))
+        return Outcome(member, spool=spool)
 
     def _binary(self, member: Member, blob: Blob, boundaries: list[_deflate.Boundary]) -> Outcome:
         fmt = binaries.detect(bytes(blob.buf[:8]))
@@ -380,8 +379,7 @@ class _Job:
             info.file_size, spool.file_size, info.compress_size, spool.compress_size,
             list(result.removed),
         )
-        row = Row(member.name, "sha256", spool.digest, spool.file_size)
-        return Outcome(member, spool=spool, row=row, binary=report)
+        return Outcome(member, spool=spool, binary=report)
 
     def _encode(self, member: Member, blob: Blob, result: binaries.Stripped, boundaries: list[_deflate.Boundary]) -> Encoded:
         """Deflate the output, reusing the input's compressed blocks where they still fit."""
@@ -572,7 +570,7 @@ def _write(job: _Job, sink: Sink, report: WheelReport, progress: Optional[Progre
             elif outcome.spool is not None:
                 changed = True
                 spool = outcome.spool
-                rows[member.name] = outcome.row
+                rows[member.name] = Row(member.name, "sha256", spool.digest, spool.file_size)
                 installed += spool.file_size
                 writer.add(info, Payload(zipfile.ZIP_DEFLATED, spool.crc, spool.compress_size, spool.file_size, spool.chunks()))
             else:
