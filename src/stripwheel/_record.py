@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import csv
-import hashlib
 import io
 from dataclasses import dataclass
 
@@ -70,7 +69,3 @@ def render(rows: list[Row]) -> bytes:
         else:
             writer.writerow([row.path, f"{row.algorithm}={row.digest}", row.size])
     return out.getvalue().encode("utf-8")
-
-
-def new_hasher(algorithm: str = "sha256") -> hashlib._Hash:
-    return hashlib.new(algorithm)
