@@ -6,12 +6,14 @@ per measurement, created with ``uv venv --python <this interpreter>``):
 * import: ``import sympy`` timed with ``-X importtime`` (sympy's cumulative time) and wall clock,
   right after ``uv pip install --no-deps`` into a read-only site-packages with
   ``PYTHONDONTWRITEBYTECODE=1``: the plain wheel (no pycs: compiled in memory), the
-  stripwheel-compiled wheel (shipped checked-hash pycs), and the plain wheel with warm caches
-  (pycs written by a first writable import) as the baseline;
-* install: ``uv pip install --no-deps`` of the plain wheel, of the compiled wheel, and the peer
+  stripwheel-compiled wheel (shipped checked-hash pycs), the sourceless wheel (``mod.pyc`` in
+  place of ``mod.py``), and the plain wheel with warm caches (pycs written by a first writable
+  import) as the baseline;
+* install: ``uv pip install --no-deps`` of the plain, compiled and sourceless wheels, and the peer
   ``uv pip install --compile-bytecode`` of the plain wheel, with a cold uv cache (``--no-cache``)
   and with a pre-warmed one, the same state for every variant;
-* compile: wall time of ``stripwheel strip --bytecode compile -w OUT``, wheel and installed sizes.
+* compile: wall time of ``stripwheel strip --bytecode compile -w OUT``; wheel and installed sizes
+  and file counts of the three wheels (what an install has to write).
 
 Run with the project's venv python: ``python bench/bytecode.py [--repeat N] [--json FILE]``.
 Standard library only; needs ``uv`` and ``stripwheel`` next to the interpreter or on ``PATH``.
@@ -36,12 +38,15 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 CORPUS = BENCH / "_corpus" / "bytecode"
+#: Scratch venvs, the uv cache and the children's TMPDIR; ``--work`` moves it (e.g. onto a tmpfs).
 WORK = BENCH / "_work" / "bytecode"
 
 #: Pinned corpus: sympy (about 1,500 modules, pure Python) and its import-time dependency.
 PINS = {"sympy": "1.14.0", "mpmath": "1.4.1"}
 IMPORT_TARGET = 1.15  # compiled first import / warm import (issue 4, "Measured")
 INSTALL_TARGET = 1.2  # compiled install / plain install
+#: The wheels measured, beside the peer (plain wheel + ``--compile-bytecode``).
+VARIANTS = ("plain", "compiled", "sourceless")
 RUN_TIMEOUT = 1800.0
 #: Inherited variables that would change what is measured; every child runs without them.
 SCRUBBED = ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX", "PYTHONOPTIMIZE", "PYTHONHOME",
@@ -67,6 +72,14 @@ for name, mod in list(sys.modules.items()):
         bad.append(name + ": not a matching checked-hash pyc")
 print(len([n for n in sys.modules if n == "sympy" or n.startswith("sympy.")]), len(bad))
 print("\\n".join(bad[:5]))
+"""
+
+#: Run inside the sourceless venv once: every sympy module must be loaded from a ``.pyc`` file.
+USES_SOURCELESS = """
+import sys, sympy
+mods = [m for n, m in list(sys.modules.items()) if n == "sympy" or n.startswith("sympy.")]
+files = [getattr(m, "__file__", None) or "" for m in mods]
+print(len(mods), sum(not f.endswith(".pyc") for f in files))
 """
 
 
@@ -187,6 +200,19 @@ def fetch() -> dict[str, Path]:
     return {n: w for n, w in wheels.items() if w is not None}
 
 
+def sourceless_wheel(wheel: Path, exclude: list[str]) -> Path:
+    """``stripwheel strip --bytecode compile --sourceless -w OUT`` once (retagged to this Python)."""
+    work = Path(tempfile.mkdtemp(prefix="sourceless-", dir=WORK))
+    cmd = [tool("stripwheel"), "strip", "--bytecode", "compile", "--sourceless", "-w", "out"]
+    cmd += [arg for glob in exclude for arg in ("--exclude", glob)]
+    run(cmd + [str(wheel)], work)
+    (output,) = (work / "out").glob("*.whl")
+    (WORK / "sourceless").mkdir()
+    kept = output.rename(WORK / "sourceless" / output.name)
+    shutil.rmtree(work)
+    return kept
+
+
 def compile_wheel(wheel: Path, res: Results, exclude: list[str]) -> Path:
     """Time ``stripwheel strip --bytecode compile -w OUT`` ``repeat`` times; keep the first output."""
     kept: Path | None = None
@@ -283,13 +309,13 @@ def time_import(venv: Path, write: bool = False) -> Sample:
 # --- the measurements
 
 
-def import_round(i: int, wheels: dict[str, Path], compiled: Path, cache: str, res: Results) -> None:
-    """One repetition of the import measurements: plain (cold, then warm) and compiled."""
-    for variant, wheel in (("plain", wheels["sympy"]), ("compiled", compiled)):
+def import_round(i: int, sympy: dict[str, Path], mpmath: Path, cache: str, res: Results) -> None:
+    """One repetition of the import measurements: plain (cold, then warm), compiled, sourceless."""
+    for variant, wheel in sympy.items():
         venv = new_venv(f"import-{variant}-{i}")
         try:
             site = site_packages(venv)
-            install(venv, [wheel, wheels["mpmath"]], cache)
+            install(venv, [wheel, mpmath], cache)
             # mpmath is precompiled in every venv, so only sympy differs between the variants.
             run([str(venv / "bin" / "python"), "-m", "compileall", "-q", str(site / "mpmath")], WORK)
             set_writable(site, False)
@@ -311,6 +337,13 @@ def import_round(i: int, wheels: dict[str, Path], compiled: Path, cache: str, re
                 warm = time_import(venv)
                 res.add("import plain warm", warm)
                 line += f", warm {warm.importtime or 0:5.2f} s ({warm.wall:5.2f} s wall)"
+            elif variant == "sourceless":
+                if i == 0:
+                    proc = run([str(venv / "bin" / "python"), "-c", USES_SOURCELESS], WORK)
+                    loaded, from_source = proc.stdout.split()
+                    res.checks["sympy modules loaded / not from a sourceless pyc"] = f"{loaded} / {from_source}"
+                    if from_source != "0":
+                        res.errors.append("sourceless: some sympy modules were loaded from source")
             else:
                 second = time_import(venv)
                 res.add("import compiled second", second)
@@ -329,9 +362,10 @@ def import_round(i: int, wheels: dict[str, Path], compiled: Path, cache: str, re
             remove(venv)
 
 
-def install_round(i: int, plain: Path, compiled: Path, caches: list[str], res: Results) -> None:
+def install_round(i: int, sympy: dict[str, Path], caches: list[str], res: Results) -> None:
     """One repetition of the install measurements, for each cache state."""
-    variants = (("plain", plain, False), ("compiled", compiled, False), ("peer", plain, True))
+    variants = [(name, wheel, False) for name, wheel in sympy.items()]
+    variants.append(("peer", sympy["plain"], True))
     for cache in caches:
         label = "cold" if cache == "cold" else "warm"
         for variant, wheel, compile_bytecode in variants:
@@ -377,9 +411,10 @@ def table(res: Results) -> str:
         ("import plain first", "import sympy, plain wheel, first import after install (no pycs)"),
         ("import compiled first", "import sympy, compiled wheel, first import after install"),
         ("import compiled second", "import sympy, compiled wheel, second import"),
+        ("import sourceless first", "import sympy, sourceless wheel, first import after install"),
     ):  # fmt: skip
         imp, wall = res.median(key, True), res.median(key)
-        target = verdict(imp, warm_i, IMPORT_TARGET) if key == "import compiled first" else ""
+        target = verdict(imp, warm_i, IMPORT_TARGET) if key.endswith(" first") and "plain" not in key else ""
         spread = res.spread(key, "import plain warm", True)
         rows.append((text, secs(imp), secs(wall),
                      f"{ratio(imp, warm_i)} ({ratio(wall, warm_w)} wall; per run {spread})",
@@ -394,10 +429,11 @@ def table(res: Results) -> str:
         for variant, text in (
             ("plain", "`uv pip install --no-deps` plain wheel"),
             ("compiled", "`uv pip install --no-deps` compiled wheel"),
+            ("sourceless", "`uv pip install --no-deps` sourceless wheel"),
             ("peer", "`uv pip install --no-deps --compile-bytecode` plain wheel (peer)"),
         ):
             got = res.median(f"install {label} {variant}")
-            target = verdict(got, base, INSTALL_TARGET) if variant == "compiled" else ""
+            target = verdict(got, base, INSTALL_TARGET) if variant in VARIANTS[1:] else ""
             spread = res.spread(f"install {label} {variant}", f"install {label} plain")
             rows.append((f"{text}, {what}", "", secs(got), f"{ratio(got, base)} (per run {spread})",
                          "plain install", target))  # fmt: skip
@@ -409,13 +445,13 @@ def table(res: Results) -> str:
     rows.append(("`stripwheel strip --bytecode compile` sympy", "", secs(compile_s), "", "",
                  same[res.compile_identical]))  # fmt: skip
     s = res.sizes
-    if s:
-        rows.append((f"wheel MB, plain → compiled ({s['files_plain']} → {s['files_compiled']} files)",
-                     "", f"{s['wheel_plain'] / 1e6:.1f} → {s['wheel_compiled'] / 1e6:.1f}",
-                     ratio(s["wheel_compiled"], s["wheel_plain"]), "plain wheel", ""))  # fmt: skip
-        rows.append(("installed MB, plain → compiled", "",
-                     f"{s['installed_plain'] / 1e6:.1f} → {s['installed_compiled'] / 1e6:.1f}",
-                     ratio(s["installed_compiled"], s["installed_plain"]), "plain wheel", ""))  # fmt: skip
+    for variant in VARIANTS[1:] if s else ():
+        # What an install has to write: uv's install time follows the file count and the bytes.
+        for what, key, scale, digits in (("wheel MB", "wheel", 1e6, 1), ("installed MB", "installed", 1e6, 1),
+                                         ("installed files", "files", 1, 0)):  # fmt: skip
+            a, b = s[f"{key}_plain"] / scale, s[f"{key}_{variant}"] / scale
+            rows.append((f"{what}, plain → {variant}", "", f"{a:.{digits}f} → {b:.{digits}f}", ratio(b, a),
+                         "plain wheel", ""))  # fmt: skip
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(lines)
@@ -446,6 +482,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", type=Path, metavar="FILE", help="save the raw numbers as JSON")
     parser.add_argument(
+        "--work",
+        type=Path,
+        metavar="DIR",
+        help="put the venvs, uv cache and TMPDIR in DIR/stripwheel-bytecode, e.g. on a tmpfs "
+        "(default: bench/_work/bytecode); emptied first",
+    )
+    parser.add_argument(
         "--exclude",
         action="append",
         default=[],
@@ -454,6 +497,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     res = Results(repeat=max(1, args.repeat))
+    if args.work is not None:
+        global WORK  # noqa: PLW0603 - one scratch root for every helper of this script
+        WORK = args.work.resolve() / "stripwheel-bytecode"
 
     wheels = fetch()
     res.wheels = {n: w.name for n, w in wheels.items()}
@@ -462,8 +508,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"compiling {wheels['sympy'].name}, {res.repeat} runs", file=sys.stderr)
     if args.exclude:
         print(f"not compiling: {', '.join(args.exclude)}", file=sys.stderr)
-    compiled = compile_wheel(wheels["sympy"], res, args.exclude)
-    for side, wheel in (("plain", wheels["sympy"]), ("compiled", compiled)):
+    sympy = {"plain": wheels["sympy"], "compiled": compile_wheel(wheels["sympy"], res, args.exclude),
+             "sourceless": sourceless_wheel(wheels["sympy"], args.exclude)}  # fmt: skip
+    for side, wheel in sympy.items():
         res.sizes[f"wheel_{side}"], res.sizes[f"installed_{side}"], res.sizes[f"files_{side}"] = wheel_sizes(wheel)
 
     # One cache directory, pre-warmed with every wheel before any timed run: the import rounds
@@ -472,15 +519,16 @@ def main(argv: list[str] | None = None) -> int:
     scratch = new_venv("prewarm")
     install(scratch, [wheels["sympy"], wheels["mpmath"]], cache)
     remove(scratch)
-    scratch = new_venv("prewarm")
-    install(scratch, [compiled], cache)
-    remove(scratch)
+    for wheel in (sympy["compiled"], sympy["sourceless"]):
+        scratch = new_venv("prewarm")
+        install(scratch, [wheel], cache)
+        remove(scratch)
     caches = {"cold": ["cold"], "warm": [cache], "both": ["cold", cache]}[args.cache]
 
     for i in range(res.repeat):
         try:
-            import_round(i, wheels, compiled, cache, res)
-            install_round(i, wheels["sympy"], compiled, caches, res)
+            import_round(i, sympy, wheels["mpmath"], cache, res)
+            install_round(i, sympy, caches, res)
         except (RuntimeError, subprocess.TimeoutExpired, ValueError) as exc:
             res.errors.append(f"run {i + 1}: {type(exc).__name__}: {exc}")
             print(f"  run {i + 1} failed: {exc}", file=sys.stderr)
