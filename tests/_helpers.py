@@ -10,6 +10,7 @@ import tempfile
 import warnings
 import zipfile
 from pathlib import Path
+from typing import cast
 
 import pytest
 from installer import install
@@ -34,7 +35,7 @@ def run(*args: str | Path, **kwargs: object) -> subprocess.CompletedProcess[str]
     proc = subprocess.run([str(a) for a in args], capture_output=True, text=True, **kwargs)  # type: ignore[call-overload]
     if proc.returncode != 0:
         pytest.fail(f"{' '.join(map(str, args))} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
-    return proc
+    return cast("subprocess.CompletedProcess[str]", proc)
 
 
 def check_wheel(path: Path, skip: frozenset[str] = frozenset()) -> None:

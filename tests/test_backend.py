@@ -168,8 +168,45 @@ def test_inner_backend_is_imported_only_when_a_hook_needs_it(backend: ModuleType
 def test_module_object_reference(backend: ModuleType, project: Project, tmp_path: Path) -> None:
     """``module:object`` names an object; its hooks are the object's, not the module's."""
     project.write('backend = "inner_backend:hooks"\nbackend-path = ["_backend"]\n')
-    assert not hasattr(backend, "get_requires_for_build_wheel")
+    assert not hasattr(backend, "prepare_metadata_for_build_wheel")
+    assert backend.get_requires_for_build_wheel() == []  # what a missing hook means (PEP 517)
     assert backend.build_sdist(str(tmp_path)) == "demo-1.0.tar.gz"
+
+
+@pytest.mark.parametrize("inner", ["minimal", "object"])
+def test_verify_asks_for_lief(backend: ModuleType, project: Project, inner: str) -> None:
+    """With ``verify`` on, the wheel's build requirements include LIEF (an isolated build then
+    has it); the sdist's and the editable wheel's do not: nothing is verified there."""
+    from stripwheel._verify import REQUIREMENT
+
+    reference = "inner_backend" if inner == "minimal" else "inner_backend:hooks"
+    project.write(f'backend = "{reference}"\nbackend-path = ["_backend"]\nverify = true\n', FULL)
+    inner_requires = ["inner-requirement"] if inner == "minimal" else []
+    assert backend.get_requires_for_build_wheel() == [*inner_requires, REQUIREMENT]
+    assert backend.get_requires_for_build_wheel({"stripwheel.verify": "false"}) == inner_requires
+    if inner == "minimal":
+        assert backend.get_requires_for_build_sdist() == ["sdist-requirement"]
+        assert backend.get_requires_for_build_editable() == ["editable-requirement"]
+
+
+def test_sdist_with_verify_needs_no_lief(backend: ModuleType, project: Project, tmp_path: Path) -> None:
+    """An sdist is built in an environment without the wheel's requirements: LIEF is not asked
+    for there, and building it must not need it."""
+    project.write(IN_TREE + "verify = true\n")
+    code = (
+        "import sys; sys.modules['lief'] = None; import stripwheel.backend as b; "
+        f"print(b.build_sdist({str(tmp_path)!r}))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=project.root)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "demo-1.0.tar.gz"
+    code = code.replace("build_sdist", "build_wheel")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=project.root)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [
+        "stripwheel: error: verify = true needs LIEF, which is not installed: pip install 'stripwheel[verify]'"
+    ]
+    assert [hook for hook, _ in project.calls()] == ["build_sdist"]  # the inner wheel build never ran
 
 
 def test_build_wheel_strips_and_forwards_foreign_settings(
@@ -264,7 +301,10 @@ def test_errors_are_one_line_and_exit_1(
     project.write(table)
     shutil.copytree(project.root / "_backend", project.root.parent / "_backend")
     with pytest.raises(SystemExit) as exit_info:
-        getattr(backend, hook)(str(tmp_path))
+        if hook == "build_wheel":
+            backend.build_wheel(str(tmp_path))
+        else:
+            backend.get_requires_for_build_wheel()
     assert exit_info.value.code == 1
     assert exit_info.value.__context__ is None or exit_info.value.__suppress_context__
     assert capsys.readouterr().err.splitlines() == [f"stripwheel: error: {message}"]

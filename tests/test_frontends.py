@@ -187,6 +187,27 @@ def test_errors_are_one_clear_line(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    ("sample", "frontend", "settings", "edit"),
+    [
+        ("setuptools-cext", "pip", ("stripwheel.verify=true",), None),
+        ("hatch-binary", "uv", (), ('strip = "all"', 'strip = "all"\nverify = true')),
+    ],
+    ids=["wrapper-pip", "hook-uv"],
+)
+def test_verify_in_an_isolated_build(
+    builds: Builds, sample: str, frontend: str, settings: tuple[str, ...], edit: tuple[str, str] | None
+) -> None:
+    """``verify = true`` with LIEF in neither ``build-system.requires`` nor the frontend's own
+    environment: the wrapper and the hook ask for it, and every stripped binary is verified."""
+    built = builds.build(sample, frontend, *settings, edit=edit)
+    check_wheel(built.ok())
+    n = BINARIES[sample]
+    assert f"binaries: {n} of {n} stripped" in built.output, built.output[-4000:]
+    assert f"; {n} verified with LIEF" in built.output, built.output[-4000:]
+
+
+@pytest.mark.slow
 def test_engine_overhead_is_small(builds: Builds) -> None:
     """The engine's own time on a setuptools-cext build, as the summary reports it."""
     output = builds.build("setuptools-cext", "uv").output
@@ -234,6 +255,19 @@ def test_hatch_hook_leaves_other_builds_alone(demo_wheel: Path, tmp_path: Path, 
     hook.initialize(version, {})  # not validated either: nothing of ours runs
     hook.finalize(version, {}, str(demo_wheel))
     assert demo_wheel.read_bytes() == before
+
+
+def test_hatch_hook_asks_for_lief_when_verifying(tmp_path: Path) -> None:
+    """hatchling installs a hook's ``dependencies()`` into the isolated build environment."""
+    from stripwheel._verify import REQUIREMENT
+    from stripwheel.hatch import StripwheelBuildHook
+
+    (tmp_path / "pyproject.toml").write_text("[tool.stripwheel]\nverify = true\n")
+    assert _hook(tmp_path, {}).dependencies() == [REQUIREMENT]
+    assert _hook(tmp_path, {"verify": False}).dependencies() == []
+    assert _hook(tmp_path, {"verify": "maybe"}).dependencies() == []  # initialize reports it
+    sdist = StripwheelBuildHook(str(tmp_path), {}, None, None, str(tmp_path), "sdist")  # type: ignore[arg-type]
+    assert sdist.dependencies() == []
 
 
 def test_hatch_hook_config_errors_fail_early(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

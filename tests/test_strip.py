@@ -199,9 +199,27 @@ def test_signatures_removed_with_warning(demo_wheel: Path, tmp_path: Path, capsy
 
 def test_verify_with_lief(demo_wheel: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """--verify re-reads every rewritten binary with LIEF; real strips pass it."""
-    assert main(["strip", "--verify", str(demo_wheel)]) == 0
-    assert "binaries: 5 of 5 stripped" in capsys.readouterr().err
+    assert main(["strip", "--verify", "--json", str(demo_wheel)]) == 0
+    out, err = capsys.readouterr()
+    assert "binaries: 5 of 5 stripped" in err and err.count("; 5 verified with LIEF") == 1
+    assert [b["verified"] for b in json.loads(out)["wheels"][0]["binaries"]] == [True] * 5
     check_wheel(demo_wheel)
+
+
+def test_without_verify_nothing_claims_verification(demo_wheel: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["strip", "--json", str(demo_wheel)]) == 0
+    out, err = capsys.readouterr()
+    assert "verified" not in err
+    assert [b["verified"] for b in json.loads(out)["wheels"][0]["binaries"]] == [False] * 5
+
+
+def test_lief_requirement_is_the_verify_extra() -> None:
+    """What the backend and the hook ask for is what ``pip install 'stripwheel[verify]'`` installs."""
+    from stripwheel._config import read_pyproject
+    from stripwheel._verify import REQUIREMENT
+
+    pyproject = read_pyproject(Path(__file__).parent.parent / "pyproject.toml")
+    assert pyproject["project"]["optional-dependencies"]["verify"] == [REQUIREMENT]
 
 
 def test_verify_without_lief_is_an_error(demo_wheel: Path) -> None:

@@ -39,7 +39,7 @@ class Terminal(io.StringIO):
 def test_progress_only_on_a_terminal_and_after_a_moment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert _cli._progress(io.StringIO(), "x.whl") is None
     clock = [100.0]
-    monkeypatch.setattr(_cli.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr("stripwheel._cli.time.monotonic", lambda: clock[0])
     stream = Terminal()
     show = _cli._progress(stream, "x.whl")
     assert show is not None

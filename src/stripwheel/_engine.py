@@ -358,12 +358,14 @@ class _Job:
             arch = binaries.arch(fmt, blob.buf)
         except binaries.BinaryError:
             arch = ""
+        verified = False
         if isinstance(result, binaries.Stripped) and self.config.verify:
             from . import _verify
 
             difference = _verify.compare(fmt, blob, result)
             if difference:
                 result = binaries.Unchanged(f"kept the original: verification found {difference}")
+            verified = difference is None
         info = member.info
         if isinstance(result, binaries.Unchanged):
             report = BinaryReport(
@@ -377,7 +379,7 @@ class _Job:
         report = BinaryReport(
             member.name, fmt, arch, "stripped", None,
             info.file_size, spool.file_size, info.compress_size, spool.compress_size,
-            list(result.removed),
+            list(result.removed), verified,
         )
         return Outcome(member, spool=spool, binary=report)
 

@@ -24,6 +24,7 @@ class BinaryReport:
     compressed_before: int
     compressed_after: int
     removed: list[str] = field(default_factory=list)
+    verified: bool = False  # stripped, and LIEF found the same dynamic interface (``verify``)
 
 
 @dataclass
@@ -120,9 +121,11 @@ def render_strip(report: WheelReport) -> str:
     if report.binaries:
         before = sum(b.size_before for b in stripped)
         after = sum(b.size_after for b in stripped)
+        verified = sum(b.verified for b in stripped)
         lines.append(
             f"  binaries: {len(stripped)} of {len(report.binaries)} stripped"
             + (f", {_change(before, after)}" if stripped else "")
+            + (f"; {verified} verified with LIEF" if verified else "")
         )
     if report.bytecode_added or report.bytecode_removed:
         lines.append(f"  bytecode: {len(report.bytecode_added)} added, {len(report.bytecode_removed)} removed")

@@ -10,6 +10,9 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from ._errors import StripwheelError
 
+#: What ``verify`` needs, as the ``verify`` extra declares it; build requirements ask for it.
+REQUIREMENT = "lief>=0.15"
+
 if TYPE_CHECKING:
     from ._engine import Blob
     from .binaries import Format, Stripped

@@ -1,16 +1,18 @@
 """The PEP 517/660 wrapper backend: the backend named by ``[tool.stripwheel] backend`` builds,
 then the engine strips the wheel it made.
 
-``build_wheel`` and ``build_sdist`` are plain functions. The optional hooks must exist exactly
-when the inner backend has them (frontends probe with ``hasattr`` and change behaviour on the
-answer: pip and pyproject_hooks fall back to building a whole wheel for metadata, and refuse
-``pip install -e`` without ``build_editable``). A module cannot know that at import time, since
-the inner backend is imported lazily (it is not needed to import this module, and is imported
-only once a hook needs it), so the optional hooks are served by a module ``__getattr__``
-(PEP 562): looking one up imports the inner backend and either returns a wrapper that forwards
-``config_settings`` or raises ``AttributeError``, which is what ``hasattr`` and
-``getattr(backend, name)``-then-``except AttributeError`` expect. Any other unknown name raises
-``AttributeError`` at once, without touching the inner backend.
+``build_wheel``, ``build_sdist`` and ``get_requires_for_build_wheel`` are plain functions: to
+every frontend a missing ``get_requires_for_build_wheel`` means ``[]``, so it can always exist,
+and with ``verify = true`` it adds LIEF. The other optional hooks must exist exactly when the
+inner backend has them (frontends probe with ``hasattr`` and change behaviour on the answer: pip
+and pyproject_hooks fall back to building a whole wheel for metadata, and refuse ``pip install
+-e`` without ``build_editable``). A module cannot know that at import time, since the inner
+backend is imported lazily (it is not needed to import this module, and is imported only once a
+hook needs it), so those hooks are served by a module ``__getattr__`` (PEP 562): looking one up
+imports the inner backend and either returns a wrapper that forwards ``config_settings`` or
+raises ``AttributeError``, which is what ``hasattr`` and ``getattr(backend, name)``-then-``except
+AttributeError`` expect. Any other unknown name raises ``AttributeError`` at once, without
+touching the inner backend.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any, Callable, Optional, TypeVar, cast
 from ._config import Config, foreign_settings, pyproject_layer, resolve, settings_layer
 from ._errors import ConfigError, StripwheelError
 
-__all__ = ["build_sdist", "build_wheel"]
+__all__ = ["build_sdist", "build_wheel", "get_requires_for_build_wheel"]
 
 Settings = Optional[Mapping[str, Any]]
 F = TypeVar("F", bound=Callable[..., Any])
@@ -55,12 +57,7 @@ def _reports_errors(hook: F) -> F:
 
 def _config(config_settings: Settings) -> Config:
     """``[tool.stripwheel]`` of the project being built, ``stripwheel.*`` settings on top."""
-    config = resolve(pyproject_layer(Path("pyproject.toml")), settings_layer(config_settings))
-    if config.verify:
-        from . import _verify
-
-        _verify.require()  # fail before the inner backend builds anything
-    return config
+    return resolve(pyproject_layer(Path("pyproject.toml")), settings_layer(config_settings))
 
 
 def _inner(config: Config) -> Any:
@@ -104,6 +101,10 @@ def build_wheel(wheel_directory: str, config_settings: Settings = None, metadata
     from ._report import render_strip
 
     config = _config(config_settings)
+    if config.verify:
+        from . import _verify
+
+        _verify.require()  # fail before the inner backend builds anything
     inner = _inner(config)
     name = inner.build_wheel(wheel_directory, foreign_settings(config_settings), metadata_directory)
     report = process_wheel(Path(wheel_directory) / name, config)
@@ -123,13 +124,21 @@ def _inner_hook(name: str, config_settings: Settings) -> Any:
     return getattr(_inner(_config(config_settings)), name)
 
 
-# The optional hooks (PEP 517, PEP 660), served by __getattr__ under their own names.
-
-
 @_reports_errors
-def _get_requires_for_build_wheel(config_settings: Settings = None) -> list[str]:
-    hook = _inner_hook("get_requires_for_build_wheel", config_settings)
-    return cast("list[str]", hook(foreign_settings(config_settings)))
+def get_requires_for_build_wheel(config_settings: Settings = None) -> list[str]:
+    """The inner backend's requirements, and LIEF when ``verify`` is on: an isolated build
+    environment then has what the verification needs without the project listing it."""
+    config = _config(config_settings)
+    hook = getattr(_inner(config), "get_requires_for_build_wheel", None)
+    requires = list(hook(foreign_settings(config_settings))) if hook is not None else []
+    if config.verify:
+        from ._verify import REQUIREMENT
+
+        requires.append(REQUIREMENT)
+    return requires
+
+
+# The other optional hooks (PEP 517, PEP 660), served by __getattr__ under their own names.
 
 
 @_reports_errors
@@ -166,7 +175,6 @@ def _build_editable(
 
 
 _OPTIONAL_HOOKS: dict[str, Callable[..., Any]] = {
-    "get_requires_for_build_wheel": _get_requires_for_build_wheel,
     "get_requires_for_build_sdist": _get_requires_for_build_sdist,
     "get_requires_for_build_editable": _get_requires_for_build_editable,
     "prepare_metadata_for_build_wheel": _prepare_metadata_for_build_wheel,

@@ -37,15 +37,28 @@ class StripwheelBuildHook(BuildHookInterface[WheelBuilderConfig]):
         # Editable wheels hold no binaries of their own; sdists are not ours.
         return self.target_name == "wheel" and version == "standard"
 
+    def _resolve(self) -> Config:
+        return resolve(pyproject_layer(Path(self.root) / "pyproject.toml"), hook_layer(self.config, HOOK_TABLE))
+
+    def dependencies(self) -> list[str]:
+        """LIEF when ``verify`` is on, so that the isolated build environment has it. hatchling
+        asks before it knows the version, so editable builds get it too. A configuration error
+        is left for ``initialize`` to report."""
+        if self.target_name != "wheel":
+            return []
+        try:
+            verify = self._resolve().verify
+        except StripwheelError:
+            return []
+        from ._verify import REQUIREMENT
+
+        return [REQUIREMENT] if verify else []
+
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         if not self._applies(version):
             return
         try:
-            layers = (
-                pyproject_layer(Path(self.root) / "pyproject.toml"),
-                hook_layer(self.config, HOOK_TABLE),
-            )
-            self._options = resolve(*layers)
+            self._options = self._resolve()
             if self._options.verify:
                 from . import _verify
 
