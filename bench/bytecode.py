@@ -200,16 +200,28 @@ def fetch() -> dict[str, Path]:
     return {n: w for n, w in wheels.items() if w is not None}
 
 
-def sourceless_wheel(wheel: Path, exclude: list[str]) -> Path:
-    """``stripwheel strip --bytecode compile --sourceless -w OUT`` once (retagged to this Python)."""
-    work = Path(tempfile.mkdtemp(prefix="sourceless-", dir=WORK))
-    cmd = [tool("stripwheel"), "strip", "--bytecode", "compile", "--sourceless", "-w", "out"]
+def compile_once(wheel: Path, exclude: list[str], flags: list[str], keep: str | None) -> tuple[Proc, str, Path | None]:
+    """One ``stripwheel strip --bytecode compile [flags] -w OUT``: the run, the output's sha256,
+    and the output moved into ``WORK/keep`` when ``keep`` is given."""
+    work = Path(tempfile.mkdtemp(prefix="compile-", dir=WORK))
+    # cwd is an empty dir: stripwheel reads ./pyproject.toml for defaults.
+    cmd = [tool("stripwheel"), "strip", "--bytecode", "compile", *flags, "-w", "out", str(wheel)]
     cmd += [arg for glob in exclude for arg in ("--exclude", glob)]
-    run(cmd + [str(wheel)], work)
+    proc = run(cmd, work)
     (output,) = (work / "out").glob("*.whl")
-    (WORK / "sourceless").mkdir()
-    kept = output.rename(WORK / "sourceless" / output.name)
+    digest = hashlib.sha256(output.read_bytes()).hexdigest()
+    kept = None
+    if keep is not None:
+        (WORK / keep).mkdir()
+        kept = output.rename(WORK / keep / output.name)
     shutil.rmtree(work)
+    return proc, digest, kept
+
+
+def sourceless_wheel(wheel: Path, exclude: list[str]) -> Path:
+    """The ``--sourceless`` wheel (retagged to this Python), made once."""
+    kept = compile_once(wheel, exclude, ["--sourceless"], "sourceless")[2]
+    assert kept is not None
     return kept
 
 
@@ -218,19 +230,11 @@ def compile_wheel(wheel: Path, res: Results, exclude: list[str]) -> Path:
     kept: Path | None = None
     digests = set()
     for i in range(res.repeat):
-        work = Path(tempfile.mkdtemp(prefix=f"compile-{i}-", dir=WORK))
-        # cwd is an empty dir: stripwheel reads ./pyproject.toml for defaults.
-        cmd = [tool("stripwheel"), "strip", "--bytecode", "compile", "-w", "out", str(wheel)]
-        cmd += [arg for glob in exclude for arg in ("--exclude", glob)]
-        proc = run(cmd, work)
-        (output,) = (work / "out").glob("*.whl")
-        digests.add(hashlib.sha256(output.read_bytes()).hexdigest())
+        proc, digest, output = compile_once(wheel, exclude, [], "compiled" if kept is None else None)
+        kept = kept or output
+        digests.add(digest)
         res.compile_seconds.append(proc.seconds)
         print(f"  compile run {i + 1}/{res.repeat}: {proc.seconds:6.2f} s", file=sys.stderr)
-        if kept is None:
-            (WORK / "compiled").mkdir()
-            kept = output.rename(WORK / "compiled" / output.name)
-        shutil.rmtree(work)
     res.compile_identical = len(digests) == 1
     assert kept is not None
     return kept
