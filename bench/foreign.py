@@ -237,9 +237,7 @@ def find(directory: Path, variant: Variant, name: str) -> Path | None:
     found = []
     for path in directory.glob("*.whl"):
         dist, version, _, tags = parse_wheel_filename(path.name)
-        if dist == canonicalize_name(name) and any(
-            fnmatch.fnmatch(t.platform, variant.tag) for t in tags
-        ):
+        if dist == canonicalize_name(name) and any(fnmatch.fnmatch(t.platform, variant.tag) for t in tags):
             found.append((version.public == pin(variant, name), version, path))
     return max(found)[2] if found else None
 

@@ -37,9 +37,7 @@ def wheelhouse() -> Path:
     """stripwheel's own wheel, built from this checkout, for ``--find-links``."""
     house = WORK / "wheelhouse"
     shutil.rmtree(house, ignore_errors=True)
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(house), str(REPO)], check=True
-    )
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(house), str(REPO)], check=True)
     return house
 
 
@@ -50,9 +48,20 @@ def build_once(house: Path) -> tuple[float, float]:
         shutil.copytree(SAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
         started = time.perf_counter()
         proc = subprocess.run(
-            [uv(), "build", "--wheel", "--find-links", str(house), "--python", sys.executable,
-             "--out-dir", str(Path(tmp) / "out"), str(source)],
-            capture_output=True, text=True,
+            [
+                uv(),
+                "build",
+                "--wheel",
+                "--find-links",
+                str(house),
+                "--python",
+                sys.executable,
+                "--out-dir",
+                str(Path(tmp) / "out"),
+                str(source),
+            ],
+            capture_output=True,
+            text=True,
         )
         wall = time.perf_counter() - started
         if proc.returncode != 0:

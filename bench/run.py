@@ -259,9 +259,7 @@ def fetch(names: list[str]) -> dict[str, Path]:
                     print(f"  could not fetch {name}: {got.tail()}", file=sys.stderr)
     wheels = {n: w for n in names if (w := find_wheel(n)) is not None}
     for name, wheel in wheels.items():
-        print(
-            f"corpus: {name} {parse_wheel_filename(wheel.name)[1]} ({wheel.name})", file=sys.stderr
-        )
+        print(f"corpus: {name} {parse_wheel_filename(wheel.name)[1]} ({wheel.name})", file=sys.stderr)
     return wheels
 
 
@@ -305,9 +303,7 @@ def strip_flag(path: Path, e_type: int) -> str:
     if e_type == ET_REL or ".so" in path.name:
         return "--strip-unneeded"
     if e_type == ET_DYN:
-        dynamic = subprocess.run(
-            ["readelf", "-d", "-W", str(path)], capture_output=True, text=True, check=False
-        )
+        dynamic = subprocess.run(["readelf", "-d", "-W", str(path)], capture_output=True, text=True, check=False)
         if "(SONAME)" in dynamic.stdout:
             return "--strip-unneeded"
     return "--strip-all"
@@ -329,9 +325,7 @@ def run_peer(wheel: Path, work: Path) -> tuple[Run, dict[str, int], Path | None]
         error = f"{step}: exit {proc.returncode}: {proc.tail()}"
         return Run(time.perf_counter() - start, peak, False, error, warnings, steps), sizes, None
 
-    unpack = run(
-        [sys.executable, "-m", "wheel", "unpack", "-d", str(work / "unpacked"), str(wheel)], work
-    )
+    unpack = run([sys.executable, "-m", "wheel", "unpack", "-d", str(work / "unpacked"), str(wheel)], work)
     peak, steps["unpack"] = unpack.peak_rss, unpack.seconds
     if unpack.returncode != 0:
         return failed("wheel unpack", unpack)
@@ -362,9 +356,7 @@ def run_peer(wheel: Path, work: Path) -> tuple[Run, dict[str, int], Path | None]
 
 def readelf_sections(path: Path) -> list[tuple[int, str, str, int, str, int, int]]:
     """``readelf -S -W``: (index, name, type, size, flags, link, info) of every section but 0."""
-    proc = subprocess.run(
-        ["readelf", "-S", "-W", str(path)], capture_output=True, text=True, check=True
-    )
+    proc = subprocess.run(["readelf", "-S", "-W", str(path)], capture_output=True, text=True, check=True)
     sections = []
     for line in proc.stdout.splitlines():
         match = SECTION_LINE.match(line)
@@ -534,9 +526,7 @@ def keep(output: Path, base: Path, side: str) -> Path:
     return output.rename(kept)
 
 
-def bench_wheel(
-    name: str, wheel: Path, repeat: int, do_smoke: bool, smoke_peer: bool
-) -> WheelResult:
+def bench_wheel(name: str, wheel: Path, repeat: int, do_smoke: bool, smoke_peer: bool) -> WheelResult:
     """Alternate ours and peer ``repeat`` times, then check sizes, RECORD and the smoke tests."""
     wheel = wheel.resolve()  # the runs change directory
     version = str(parse_wheel_filename(wheel.name)[1])
@@ -579,9 +569,7 @@ def bench_wheel(
     for side in ("ours", "peer"):
         errors = {r.error for r in getattr(result, side) if r.error}
         warnings = {w for r in getattr(result, side) for w in r.warnings}
-        result.errors += [f"{side}: {e}" for e in sorted(errors)] + [
-            f"{side} warning: {w}" for w in sorted(warnings)
-        ]
+        result.errors += [f"{side}: {e}" for e in sorted(errors)] + [f"{side} warning: {w}" for w in sorted(warnings)]
 
     steps: list[tuple[str, Callable[[], None]]] = [
         (
@@ -592,9 +580,7 @@ def bench_wheel(
     if kept is not None:
         steps.append(("RECORD check", lambda: check_record(result, kept)))
         if do_smoke:
-            steps.append(
-                ("smoke", lambda: setattr(result, "smoke", smoke(name, kept, wheel, base)))
-            )
+            steps.append(("smoke", lambda: setattr(result, "smoke", smoke(name, kept, wheel, base))))
     elif do_smoke:
         result.smoke = "FAIL: no output wheel"
     if smoke_peer and kept_peer is not None:
@@ -651,9 +637,7 @@ def table(results: list[WheelResult]) -> str:
         ours_elf = sum(m.ours for m in r.members if m.ours is not None) if r.wheel_ours else None
         gnu_elf = sum(m.gnu for m in r.members if m.gnu is not None) if r.wheel_peer else None
         record = "–" if r.record_ok is None else "ok" if r.record_ok else "BAD"
-        smoked = r.smoke.split(":")[0] + (
-            f" / {(r.smoke_peer or '–').split(':')[0]}" if peer_smoked else ""
-        )
+        smoked = r.smoke.split(":")[0] + (f" / {(r.smoke_peer or '–').split(':')[0]}" if peer_smoked else "")
         runs = f"{sum(x.ok for x in r.ours)}/{len(r.ours)}, {sum(x.ok for x in r.peer)}/{len(r.peer)} runs"
         row = (f"{r.name} {r.version}", str(len(r.members)), f"{mb(before)} → {mb(ours_elf)} / {mb(gnu_elf)}",
                f"{mb(r.wheel_before)} → {mb(r.wheel_ours)} / {mb(r.wheel_peer)}",
@@ -679,18 +663,14 @@ def details(results: list[WheelResult]) -> str:
         if r.smoke not in ("pass", "skipped"):
             lines.append(f"- {r.name}: smoke {r.smoke}")
         if r.smoke_peer not in (None, "pass"):
-            lines.append(
-                f"- {r.name}: smoke of the peer's wheel (GNU strip; not a stripwheel failure) {r.smoke_peer}"
-            )
+            lines.append(f"- {r.name}: smoke of the peer's wheel (GNU strip; not a stripwheel failure) {r.smoke_peer}")
         lines += [f"- {r.name}: {e}" for e in r.errors]
     return "\n".join(lines)
 
 
 def environment() -> dict[str, str]:
     """What the numbers depend on."""
-    strip = subprocess.run(
-        ["strip", "--version"], capture_output=True, text=True, check=False
-    ).stdout.splitlines()
+    strip = subprocess.run(["strip", "--version"], capture_output=True, text=True, check=False).stdout.splitlines()
     return {
         "python": sys.version.split()[0],
         "machine": platform.machine(),
@@ -711,18 +691,10 @@ def main(argv: list[str] | None = None) -> int:
         help="wheels to run (default: all)",
     )
     parser.add_argument("--quick", action="store_true", help="small wheels only (no torch)")
-    parser.add_argument(
-        "--repeat", type=int, default=3, metavar="N", help="alternated runs per side (default: 3)"
-    )
-    parser.add_argument(
-        "--torch-repeat", type=int, metavar="N", help="runs per side for torch (default: --repeat)"
-    )
-    parser.add_argument(
-        "--skip-smoke", action="store_true", help="do not install and smoke-test the outputs"
-    )
-    parser.add_argument(
-        "--smoke-peer", action="store_true", help="smoke-test the peer's wheels too"
-    )
+    parser.add_argument("--repeat", type=int, default=3, metavar="N", help="alternated runs per side (default: 3)")
+    parser.add_argument("--torch-repeat", type=int, metavar="N", help="runs per side for torch (default: --repeat)")
+    parser.add_argument("--skip-smoke", action="store_true", help="do not install and smoke-test the outputs")
+    parser.add_argument("--smoke-peer", action="store_true", help="smoke-test the peer's wheels too")
     parser.add_argument("--json", type=Path, metavar="FILE", help="save the raw numbers as JSON")
     parser.add_argument(
         "--platform",
@@ -748,9 +720,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         repeat = args.torch_repeat if name in LARGE and args.torch_repeat else args.repeat
         print(f"{name}: {wheels[name].name}, {repeat} alternated runs per side", file=sys.stderr)
-        results.append(
-            bench_wheel(name, wheels[name], max(1, repeat), not args.skip_smoke, args.smoke_peer)
-        )
+        results.append(bench_wheel(name, wheels[name], max(1, repeat), not args.skip_smoke, args.smoke_peer))
 
     print(table(results))
     if notes := details(results):

@@ -94,11 +94,16 @@ def install_wheel(wheel: Path, prefix: Path) -> Path:
     """Install with pypa/installer into ``prefix``; returns the site-packages directory."""
     site = prefix / "site"
     scheme = {
-        "purelib": site, "platlib": site, "headers": prefix / "include",
-        "scripts": prefix / "bin", "data": prefix / "data",
+        "purelib": site,
+        "platlib": site,
+        "headers": prefix / "include",
+        "scripts": prefix / "bin",
+        "data": prefix / "data",
     }
     destination = SchemeDictionaryDestination(
-        {k: str(v) for k, v in scheme.items()}, interpreter=sys.executable, script_kind=get_launcher_kind(),
+        {k: str(v) for k, v in scheme.items()},
+        interpreter=sys.executable,
+        script_kind=get_launcher_kind(),
     )
     with WheelFile.open(wheel) as source, warnings.catch_warnings():
         # pypa/installer skips __pycache__/ members with this warning, by design.

@@ -170,9 +170,7 @@ def fat_slices(data: bytes) -> list[tuple[int, int, int, int]]:
     count = struct.unpack_from(">I", data, 4)[0]
     return [
         (ct, off, size, align)
-        for ct, _, off, size, align in (
-            struct.unpack_from(">5I", data, 8 + 20 * i) for i in range(count)
-        )
+        for ct, _, off, size, align in (struct.unpack_from(">5I", data, 8 + 20 * i) for i in range(count))
     ]
 
 
@@ -207,9 +205,7 @@ def splice_signature(data: bytes, cms_payload: bytes, flags: int = 0x2) -> bytes
     consistent: ``LC_CODE_SIGNATURE``, ``__LINKEDIT`` and the file length."""
     commands = load_commands(data)
     sig_cmd = next(pos for pos, cmd, _ in commands if cmd == 0x1D)
-    linkedit = next(
-        pos for pos, cmd, _ in commands if cmd == 0x19 and data[pos + 8 : pos + 18] == b"__LINKEDIT"
-    )
+    linkedit = next(pos for pos, cmd, _ in commands if cmd == 0x19 and data[pos + 8 : pos + 18] == b"__LINKEDIT")
     dataoff = struct.unpack_from("<I", data, sig_cmd + 8)[0]
     ident = b"fixture.identifier\0"
     requirements = struct.pack(">3I", 0xFADE0C01, 12, 0)
@@ -224,14 +220,9 @@ def splice_signature(data: bytes, cms_payload: bytes, flags: int = 0x2) -> bytes
     filesize = dataoff + size - struct.unpack_from("<Q", head, linkedit + 40)[0]
     struct.pack_into("<Q", head, linkedit + 48, filesize)
     struct.pack_into("<Q", head, linkedit + 32, -(-filesize // 0x4000) * 0x4000)
-    text = next(
-        pos for pos, cmd, _ in commands if cmd == 0x19 and data[pos + 8 : pos + 14] == b"__TEXT"
-    )
+    text = next(pos for pos, cmd, _ in commands if cmd == 0x19 and data[pos + 8 : pos + 14] == b"__TEXT")
     text_size = struct.unpack_from("<Q", head, text + 48)[0]
-    code = b"".join(
-        hashlib.sha256(bytes(head[i : min(i + 4096, dataoff)])).digest()
-        for i in range(0, dataoff, 4096)
-    )
+    code = b"".join(hashlib.sha256(bytes(head[i : min(i + 4096, dataoff)])).digest() for i in range(0, dataoff, 4096))
     # special slots are stored from the highest down: slot 2 (requirements), then slot 1
     special = hashlib.sha256(requirements).digest() + bytes(32)
     cd = (

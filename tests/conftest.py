@@ -48,12 +48,22 @@ def demo_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run(need("patchelf"), "--add-needed", "libz.so.1", libs / "libhelper_patched.so")
     run(gcc, "-g", "-O1", "-fPIE", "-pie", DATA / "tool.c", "-o", scripts / "demo-tool")
     run(
-        need("clang"), "--target=aarch64-linux-gnu", "-g", "-O1", "-fPIC", "-shared", "-nostdlib",
-        "-fuse-ld=lld", DATA / "cross.c", "-o", pkg / "data" / "libcross-aarch64.so",
+        need("clang"),
+        "--target=aarch64-linux-gnu",
+        "-g",
+        "-O1",
+        "-fPIC",
+        "-shared",
+        "-nostdlib",
+        "-fuse-ld=lld",
+        DATA / "cross.c",
+        "-o",
+        pkg / "data" / "libcross-aarch64.so",
     )
     (pkg / "__init__.py").write_text("from ._ext import add\n\nVERSION = '1.0'\n")
     py_compile.compile(
-        str(pkg / "__init__.py"), cfile=str(pkg / "__pycache__" / f"__init__.{sys.implementation.cache_tag}.pyc"),
+        str(pkg / "__init__.py"),
+        cfile=str(pkg / "__pycache__" / f"__init__.{sys.implementation.cache_tag}.pyc"),
         invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH,
     )
     (pkg / "data" / "not-really.so").write_text("this is text with a binary-looking name\n" * 4)

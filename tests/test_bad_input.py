@@ -9,6 +9,7 @@ import zipfile
 import zlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,7 +55,9 @@ def rebuild(
             lines.append(out.getvalue())
         for name, data in add.items():
             out = io.StringIO()
-            csv.writer(out, lineterminator="").writerow([name, "sha256=" + encode_digest(hashlib.sha256(data).digest()), len(data)])
+            csv.writer(out, lineterminator="").writerow(
+                [name, "sha256=" + encode_digest(hashlib.sha256(data).digest()), len(data)]
+            )
             lines.append(out.getvalue())
     if record:
         lines = record(lines)
@@ -112,24 +115,45 @@ def test_missing_wheel_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     [
         (dict(drop=(RECORD,)), ("missing demo-1.0.dist-info/RECORD",)),
         (dict(drop=("demo-1.0.dist-info/WHEEL",)), ("missing demo-1.0.dist-info/WHEEL",)),
-        (dict(replace={"demo/__init__.py": b"from ._ext import add\n\nVERSION = '6.6'\n"}), ("demo/__init__.py", "hash does not match RECORD")),
+        (
+            dict(replace={"demo/__init__.py": b"from ._ext import add\n\nVERSION = '6.6'\n"}),
+            ("demo/__init__.py", "hash does not match RECORD"),
+        ),
         (dict(replace={"demo/__init__.py": b"x = 1\n"}), ("demo/__init__.py", "does not match RECORD")),
         (dict(add={"demo/extra.py": b"y = 2\n"}), ("demo/extra.py", "missing from RECORD")),
         (dict(drop=("demo/__init__.py",)), ("demo/__init__.py", "RECORD names a member the archive does not have")),
         (dict(add={"../evil.py": b"z = 3\n"}, fix_record=True), ("../evil.py", "unsafe path")),
         (dict(add={"/etc/evil.py": b"z = 3\n"}, fix_record=True), ("/etc/evil.py", "unsafe path")),
-        (dict(add={"demo/__init__.py": b"from ._ext import add\n\nVERSION = '1.0'\n"}), ("demo/__init__.py", "duplicate member name")),
+        (
+            dict(add={"demo/__init__.py": b"from ._ext import add\n\nVERSION = '1.0'\n"}),
+            ("demo/__init__.py", "duplicate member name"),
+        ),
         (dict(add={"demo/line\u2028break.py": b"w = 4\n"}, fix_record=True), ("line break",)),
         (dict(record=lambda lines: lines + lines[:1]), ("RECORD lists this path twice",)),
         (dict(record=lambda lines: [line.replace("sha256=", "md5=") for line in lines]), ("bad hash",)),
     ],
     ids=[
-        "no-record", "no-wheel-file", "hash-mismatch", "size-mismatch", "unrecorded-member",
-        "row-without-member", "dotdot-path", "absolute-path", "duplicate-name", "u2028-name",
-        "duplicate-row", "md5-hash",
+        "no-record",
+        "no-wheel-file",
+        "hash-mismatch",
+        "size-mismatch",
+        "unrecorded-member",
+        "row-without-member",
+        "dotdot-path",
+        "absolute-path",
+        "duplicate-name",
+        "u2028-name",
+        "duplicate-row",
+        "md5-hash",
     ],
 )
-def test_corrupt_wheels(demo_wheel: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], variant: dict, fragments: tuple[str, ...]) -> None:  # type: ignore[type-arg]
+def test_corrupt_wheels(
+    demo_wheel: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    variant: dict[str, Any],
+    fragments: tuple[str, ...],
+) -> None:
     """Each flaw is found while reading, before anything is written."""
     bad = rebuild(demo_wheel, tmp_path / "bad" / demo_wheel.name, **variant)
     assert_fails(bad, capsys, *fragments)
@@ -186,8 +210,10 @@ def test_odd_binaries_are_left_alone(demo_wheel: Path, tmp_path: Path, capsys: p
     past_eof = bytearray(ext)
     struct.pack_into("<Q", past_eof, 0x28, len(ext) + 4096)  # e_shoff of ELF64
     out = rebuild(
-        demo_wheel, tmp_path / "odd" / demo_wheel.name,
-        add={"demo/truncated.so": truncated, "demo/shoff.so": bytes(past_eof)}, fix_record=True,
+        demo_wheel,
+        tmp_path / "odd" / demo_wheel.name,
+        add={"demo/truncated.so": truncated, "demo/shoff.so": bytes(past_eof)},
+        fix_record=True,
     )
     assert main(["strip", str(out)]) == 0
     err = capsys.readouterr().err

@@ -87,7 +87,25 @@ def test_compile_checked_hash(pure_wheel: Path, tmp_path: Path) -> None:
 def test_levels_and_modes(pure_wheel: Path, tmp_path: Path) -> None:
     """optimize [0, 1, 2] gives three files; opt-2 has no docstrings; the modes set flags."""
     out = tmp_path / "out"
-    assert main(["strip", "--bytecode", "compile", "--optimize", "0", "--optimize", "1", "--optimize", "2", "-w", str(out), str(pure_wheel)]) == 0
+    assert (
+        main(
+            [
+                "strip",
+                "--bytecode",
+                "compile",
+                "--optimize",
+                "0",
+                "--optimize",
+                "1",
+                "--optimize",
+                "2",
+                "-w",
+                str(out),
+                str(pure_wheel),
+            ]
+        )
+        == 0
+    )
     files = members(out / pure_wheel.name)
     for level in (0, 1, 2):
         assert cached("purepkg/core.py", level) in files
@@ -95,7 +113,10 @@ def test_levels_and_modes(pure_wheel: Path, tmp_path: Path) -> None:
     assert "Package docstring." not in marshal.loads(files[cached("purepkg/__init__.py", 2)][16:]).co_consts
     for mode, flags in (("unchecked-hash", 0b01), ("timestamp", 0)):
         target = tmp_path / mode
-        assert main(["strip", "--bytecode", "compile", "--invalidation-mode", mode, "-w", str(target), str(pure_wheel)]) == 0
+        assert (
+            main(["strip", "--bytecode", "compile", "--invalidation-mode", mode, "-w", str(target), str(pure_wheel)])
+            == 0
+        )
         pyc = members(target / pure_wheel.name)[cached("purepkg/core.py")]
         assert int.from_bytes(pyc[4:8], "little") == flags
         check_wheel(target / pure_wheel.name)
@@ -120,7 +141,9 @@ def test_deterministic_and_source_date_epoch(pure_wheel: Path, tmp_path: Path, m
 def verbose_import(site: Path, module: str) -> str:
     proc = subprocess.run(
         [sys.executable, "-v", "-c", f"import {module}"],
-        capture_output=True, text=True, env={"PYTHONPATH": str(site), "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(site), "PYTHONDONTWRITEBYTECODE": "1"},
     )
     assert proc.returncode == 0, proc.stderr
     return proc.stderr
@@ -144,7 +167,12 @@ def test_pip_no_compile_and_uv_use_the_shipped_pycs(pure_wheel: Path, tmp_path: 
     source.write_text(source.read_text().replace('"core"', '"edited"'))
     log = verbose_import(uv_site, "purepkg.core")
     assert "core.pyc matches" not in log
-    proc = subprocess.run([sys.executable, "-c", "import purepkg; print(purepkg.VALUE)"], capture_output=True, text=True, env={"PYTHONPATH": str(uv_site)})
+    proc = subprocess.run(
+        [sys.executable, "-c", "import purepkg; print(purepkg.VALUE)"],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(uv_site)},
+    )
     assert proc.stdout.strip() == "edited"
 
 
@@ -159,13 +187,21 @@ def test_sourceless_retag_and_install(pure_wheel: Path, tmp_path: Path) -> None:
     files = members(wheel)
     assert "purepkg/core.pyc" in files and "purepkg/core.py" not in files
     assert "purepkg-1.0.data/scripts/tool.py" in files  # scripts stay sources
-    assert [line for line in files["purepkg-1.0.dist-info/WHEEL"].decode().splitlines() if line.startswith("Tag:")] == [f"Tag: {INTERP}-none-any"]
+    assert [line for line in files["purepkg-1.0.dist-info/WHEEL"].decode().splitlines() if line.startswith("Tag:")] == [
+        f"Tag: {INTERP}-none-any"
+    ]
     for site in (install_wheel(wheel, tmp_path / "installer"), tmp_path / "pip"):
         if site.name == "pip":
             run(sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", site, wheel)
         proc = subprocess.run(
-            [sys.executable, "-c", "import purepkg, purepkg.sub.modern as m; print(purepkg.VALUE, m.classify([5]), m.CAUGHT)"],
-            capture_output=True, text=True, env={"PYTHONPATH": str(site)},
+            [
+                sys.executable,
+                "-c",
+                "import purepkg, purepkg.sub.modern as m; print(purepkg.VALUE, m.classify([5]), m.CAUGHT)",
+            ],
+            capture_output=True,
+            text=True,
+            env={"PYTHONPATH": str(site)},
         )
         assert proc.stdout.strip() == "core 5 True", proc.stderr
 
@@ -201,7 +237,9 @@ def test_syntax_error_names_module_and_line(tmp_path: Path, capsys: pytest.Captu
 
 def test_compile_replaces_stale_backend_bytecode(tmp_path: Path) -> None:
     """A pyc the backend already shipped under the same name is replaced, not duplicated."""
-    wheel = pack(tmp_path, {"stale/__init__.py": "X = 1\n", f"stale/__pycache__/__init__.{TAG}.pyc": "garbage"}, name="stale")
+    wheel = pack(
+        tmp_path, {"stale/__init__.py": "X = 1\n", f"stale/__pycache__/__init__.{TAG}.pyc": "garbage"}, name="stale"
+    )
     assert main(["strip", "--bytecode", "compile", str(wheel)]) == 0
     check_wheel(wheel)
     pyc = members(wheel)[f"stale/__pycache__/__init__.{TAG}.pyc"]
@@ -215,7 +253,9 @@ def test_inspect_reports_bytecode(pure_wheel: Path, capsys: pytest.CaptureFixtur
     assert f"bytecode: 5 .pyc ({TAG})" in capsys.readouterr().out
 
 
-def test_compile_still_checks_sources_against_record(pure_wheel: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_compile_still_checks_sources_against_record(
+    pure_wheel: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A source whose bytes disagree with RECORD is an error when compiling too."""
     bad = tmp_path / "bad" / pure_wheel.name
     bad.parent.mkdir()

@@ -59,7 +59,9 @@ def test_compile_through_the_backend(builds: Builds) -> None:
     check_wheel(wheel)
     files = pycs(wheel)
     assert sorted(files) == sorted(cached(m) for m in MODULES)
-    assert all(int.from_bytes(p[4:8], "little") == 0b11 and p[:4] == importlib.util.MAGIC_NUMBER for p in files.values())
+    assert all(
+        int.from_bytes(p[4:8], "little") == 0b11 and p[:4] == importlib.util.MAGIC_NUMBER for p in files.values()
+    )
 
 
 def test_sourceless_through_the_backend(builds: Builds, tmp_path: Path) -> None:
@@ -70,7 +72,11 @@ def test_sourceless_through_the_backend(builds: Builds, tmp_path: Path) -> None:
     check_wheel(wheel)
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
-        tags = [line for line in archive.read("pure_demo-1.0.dist-info/WHEEL").decode().splitlines() if line.startswith("Tag:")]
+        tags = [
+            line
+            for line in archive.read("pure_demo-1.0.dist-info/WHEEL").decode().splitlines()
+            if line.startswith("Tag:")
+        ]
     assert tags == [f"Tag: {INTERP}-none-any"]
     assert not [n for n in names if n.endswith(".py")]
     assert run_installed(wheel, tmp_path / "venv") == "hello from a data file HI! 7 True"

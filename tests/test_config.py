@@ -24,7 +24,12 @@ def test_defaults() -> None:
     assert resolve() == Config()
     c = Config()
     assert (c.strip, c.include, c.exclude, c.bytecode, c.optimize, c.invalidation_mode) == (
-        "all", ("**",), (), "keep", (0,), "checked-hash",
+        "all",
+        ("**",),
+        (),
+        "keep",
+        (0,),
+        "checked-hash",
     )
 
 
@@ -88,7 +93,8 @@ def test_settings_lists_from_strings() -> None:
 
 def test_foreign_settings_are_forwarded() -> None:
     assert foreign_settings({"stripwheel.strip": "none", "--global-option": "x", "builddir": "b"}) == {
-        "--global-option": "x", "builddir": "b",
+        "--global-option": "x",
+        "builddir": "b",
     }
     assert foreign_settings(None) is None
 

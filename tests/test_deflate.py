@@ -78,7 +78,9 @@ def test_splice_every_phase() -> None:
             new = b"N" * 1024 + data[1024 : end.offset] + b"new tail" * 5000
             splice = _deflate.Splice(start, end)
             head = b"".join(_deflate.deflate_stream([new[: start.offset]], None, final=False))
-            tail = b"".join(_deflate.deflate_stream([new[end.offset :]], None, new[end.offset - _deflate.WINDOW : end.offset]))
+            tail = b"".join(
+                _deflate.deflate_stream([new[end.offset :]], None, new[end.offset - _deflate.WINDOW : end.offset])
+            )
             before, after = _deflate.spliced_parts(splice, head, stream[start.bit // 8], stream[end.bit // 8], tail)
             spliced = before + stream[start.bit // 8 + 1 : end.bit // 8] + after
             assert zlib.decompress(spliced, -15) == new, (start, end)

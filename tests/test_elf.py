@@ -111,9 +111,7 @@ def loads(path: Path) -> list[tuple[int, int, int, int, int, int]]:
 
 def warnings_of(path: Path, tool_name: str) -> list[str]:
     """Warnings and errors ``readelf -W -a`` prints (to either stream)."""
-    proc = subprocess.run(
-        [tool(tool_name), "-W", "-a", str(path)], capture_output=True, text=True, check=False
-    )
+    proc = subprocess.run([tool(tool_name), "-W", "-a", str(path)], capture_output=True, text=True, check=False)
     text = proc.stdout + proc.stderr
     return sorted(
         re.sub(r"'[^']*'", "", line).strip()
@@ -202,18 +200,14 @@ def test_patchelf_copy_moves_segments_down(native: Native, level: Level, tmp_pat
     assert LONG_RPATH in out and "libz.so.1" in out
     # The fixture must really be the hard case: a PT_LOAD after the debug sections.
     sections, _ = readelf("-S", "-W", before)
-    debug_offsets = [
-        int(m.group(1), 16) for m in re.finditer(r"\.debug_\w+\s+\w+\s+\w+\s+(\w+)", sections)
-    ]
+    debug_offsets = [int(m.group(1), 16) for m in re.finditer(r"\.debug_\w+\s+\w+\s+\w+\s+(\w+)", sections)]
     assert debug_offsets and max(r[0] for r in loads(before)) > min(debug_offsets)
 
     after = stripped(before, level, tmp_path)
     assert_level(after, level)
     assert_same_interface(before, after)
     # Moved, not kept in place: the file shrank by at least the debug sections' size.
-    gone = sum(
-        int(m.group(1), 16) for m in re.finditer(r"\.debug_\w+\s+\w+\s+\w+\s+\w+\s+(\w+)", sections)
-    )
+    gone = sum(int(m.group(1), 16) for m in re.finditer(r"\.debug_\w+\s+\w+\s+\w+\s+\w+\s+(\w+)", sections))
     assert after.stat().st_size <= before.stat().st_size - gone
     assert max(r[0] for r in loads(after)) < max(r[0] for r in loads(before))
     code = (
@@ -305,21 +299,15 @@ def _lief_view(path: Path) -> tuple[object, ...]:
 
     binary = lief.ELF.parse(str(path))
     assert binary is not None
-    symbols = sorted(
-        (s.name, s.value, s.size, str(s.type), str(s.binding), s.shndx)
-        for s in binary.dynamic_symbols
-    )
+    symbols = sorted((s.name, s.value, s.size, str(s.type), str(s.binding), s.shndx) for s in binary.dynamic_symbols)
     segments = [
-        (str(s.type), s.virtual_address, s.virtual_size, int(s.flags), s.physical_size)
-        for s in binary.segments
+        (str(s.type), s.virtual_address, s.virtual_size, int(s.flags), s.physical_size) for s in binary.segments
     ]
     return tuple(symbols), tuple(binary.libraries), tuple(segments)
 
 
 @pytest.mark.parametrize("level", LEVELS)
-def test_lief_sees_the_same_interface(
-    native: Native, cross: dict[str, Path], level: Level, tmp_path: Path
-) -> None:
+def test_lief_sees_the_same_interface(native: Native, cross: dict[str, Path], level: Level, tmp_path: Path) -> None:
     paths = [native.ext, native.lib, native.pie, native.patched, native.patched_pie]
     for i, path in enumerate([*paths, *cross.values()]):
         out = stripped(path, level, tmp_path / f"{i}-{path.name}")

@@ -96,9 +96,7 @@ def test_strip_shrinks_then_is_clean(fixtures: dict[str, Path], name: str) -> No
 
 
 @pytest.mark.parametrize("name", ALL)
-def test_level_all_matches_llvm_strip_x(
-    fixtures: dict[str, Path], name: str, tmp_path: Path
-) -> None:
+def test_level_all_matches_llvm_strip_x(fixtures: dict[str, Path], name: str, tmp_path: Path) -> None:
     src = fixtures[name]
     ours = write(tmp_path, "ours", stripped(src.read_bytes(), "all"))
     theirs = tmp_path / "theirs"
@@ -110,9 +108,7 @@ def test_level_all_matches_llvm_strip_x(
 
 
 @pytest.mark.parametrize("name", ["arm64_bundle.so", "x86_64_bundle.so", "universal2.so"])
-def test_level_debug_matches_llvm_strip_S(
-    fixtures: dict[str, Path], name: str, tmp_path: Path
-) -> None:
+def test_level_debug_matches_llvm_strip_S(fixtures: dict[str, Path], name: str, tmp_path: Path) -> None:
     src = fixtures[name]
     ours = write(tmp_path, "ours", stripped(src.read_bytes(), "debug"))
     theirs = tmp_path / "theirs"
@@ -147,8 +143,7 @@ def test_dyld_view_unchanged(fixtures: dict[str, Path], name: str, tmp_path: Pat
             assert dump(out, *args, "--arch=all") == dump(src, *args, "--arch=all"), args
         # indirect symbol entries keep their addresses and names; only the indices move
         indirect = [
-            re.sub(r"(?m)^(\S+)\s+\d+ ", r"\1 ", dump(p, "--indirect-symbols", "--arch=all"))
-            for p in (out, src)
+            re.sub(r"(?m)^(\S+)\s+\d+ ", r"\1 ", dump(p, "--indirect-symbols", "--arch=all")) for p in (out, src)
         ]
         assert indirect[0] == indirect[1]
         assert nm(out, "-m", "-g", "--arch=all") == nm(src, "-m", "-g", "--arch=all")
@@ -167,9 +162,7 @@ def test_chained_fixups_fixture_has_chained_fixups(fixtures: dict[str, Path]) ->
 def test_linkedit_is_compact_and_last(fixtures: dict[str, Path], name: str) -> None:
     out = stripped(fixtures[name].read_bytes())
     seg = next(
-        pos
-        for pos, cmd, _ in load_commands(out)
-        if cmd in (0x1, 0x19) and b"__LINKEDIT" in out[pos + 8 : pos + 24]
+        pos for pos, cmd, _ in load_commands(out) if cmd in (0x1, 0x19) and b"__LINKEDIT" in out[pos + 8 : pos + 24]
     )
     is64 = out[:4] == b"\xcf\xfa\xed\xfe"
     if is64:
@@ -196,9 +189,7 @@ def test_signatures_stay_valid(fixtures: dict[str, Path], name: str) -> None:
                 continue
             assert verify_signature(after) == []
             dataoff = next(
-                struct.unpack_from("<I", after, pos + 8)[0]
-                for pos, cmd, _ in load_commands(after)
-                if cmd == 0x1D
+                struct.unpack_from("<I", after, pos + 8)[0] for pos, cmd, _ in load_commands(after) if cmd == 0x1D
             )
             assert dataoff % 16 == 0
             assert page_hashes_ok(after, dataoff)
@@ -232,11 +223,7 @@ def test_codesign_style_ad_hoc_signature_is_rebuilt(fixtures: dict[str, Path]) -
     out = stripped(data)
     assert verify_signature(out) == []
     assert signature_kind(out) == "ad hoc"
-    dataoff = next(
-        struct.unpack_from("<I", out, pos + 8)[0]
-        for pos, cmd, _ in load_commands(out)
-        if cmd == 0x1D
-    )
+    dataoff = next(struct.unpack_from("<I", out, pos + 8)[0] for pos, cmd, _ in load_commands(out) if cmd == 0x1D)
     count = struct.unpack_from(">I", out, dataoff + 8)[0]
     slots = [struct.unpack_from(">I", out, dataoff + 12 + 8 * i)[0] for i in range(count)]
     assert slots == [0, 2, 0x10000]
@@ -254,9 +241,7 @@ def test_certificate_signed_slice_is_refused(fixtures: dict[str, Path]) -> None:
     assert info.strippable == {"all": 0, "debug": 0}
 
 
-def test_fat_with_a_certificate_slice_strips_only_the_other(
-    fixtures: dict[str, Path], tmp_path: Path
-) -> None:
+def test_fat_with_a_certificate_slice_strips_only_the_other(fixtures: dict[str, Path], tmp_path: Path) -> None:
     x86 = splice_signature(fixtures["x86_64_signed.so"].read_bytes(), b"\x30\x82" + bytes(300))
     arm = fixtures["arm64_bundle.so"].read_bytes()
     fat = tmp_path / "fat"
@@ -466,9 +451,7 @@ def _with_external_relocations(data: bytes, names: list[bytes]) -> bytes:
     commands = load_commands(data)
     symtab = next(pos for pos, cmd, _ in commands if cmd == 0x2)
     dysymtab = next(pos for pos, cmd, _ in commands if cmd == 0xB)
-    linkedit = next(
-        pos for pos, cmd, _ in commands if cmd == 0x19 and data[pos + 8 : pos + 18] == b"__LINKEDIT"
-    )
+    linkedit = next(pos for pos, cmd, _ in commands if cmd == 0x19 and data[pos + 8 : pos + 18] == b"__LINKEDIT")
     symoff, nsyms, stroff, _ = struct.unpack_from("<4I", data, symtab + 8)
     index: dict[bytes, int] = {}
     for i in range(nsyms):

@@ -72,9 +72,7 @@ def wine() -> str:
 
 
 def run(*cmd: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(c) for c in cmd], cwd=cwd, capture_output=True, text=True, check=True, timeout=300
-    )
+    return subprocess.run([str(c) for c in cmd], cwd=cwd, capture_output=True, text=True, check=True, timeout=300)
 
 
 @dataclass(frozen=True)
@@ -225,8 +223,7 @@ def lief_interface(data: bytes) -> tuple[object, object]:
     table = binary.get_export()
     exports = sorted((e.name, e.address) for e in table.entries) if table else []
     imports = sorted(
-        (imp.name, sorted(entry.name or str(entry.ordinal) for entry in imp.entries))
-        for imp in binary.imports
+        (imp.name, sorted(entry.name or str(entry.ordinal) for entry in imp.entries)) for imp in binary.imports
     )
     return exports, imports
 
@@ -254,9 +251,7 @@ def test_strip_size_vs_mingw_strip(built: dict[str, Fixture], name: str, level: 
 
 @pytest.mark.parametrize("level", LEVELS)
 @pytest.mark.parametrize("name", DEBUG_BUILDS)
-def test_headers_after_strip(
-    built: dict[str, Fixture], name: str, level: Level, tmp_path: Path
-) -> None:
+def test_headers_after_strip(built: dict[str, Fixture], name: str, level: Level, tmp_path: Path) -> None:
     data = built[name].path.read_bytes()
     out, _ = stripped(built[name].path, level)
     before, after = headers(data), headers(out)
@@ -309,9 +304,7 @@ def test_output_parses_and_interface_unchanged(
 
 
 @pytest.mark.parametrize("name", ["sample32.dll", "hello32.exe"])
-def test_pe32_long_section_names_survive(
-    built: dict[str, Fixture], name: str, tmp_path: Path
-) -> None:
+def test_pe32_long_section_names_survive(built: dict[str, Fixture], name: str, tmp_path: Path) -> None:
     # i686 MinGW images keep ".eh_frame", a name only reachable through the string table
     before = run(tool("i686-w64-mingw32-objdump"), "-h", built[name].path).stdout
     assert ".eh_frame" in before
@@ -324,9 +317,7 @@ def test_pe32_long_section_names_survive(
         assert "Name: .eh_frame" in readobj(dst, "--sections")
 
 
-def test_level_debug_keeps_every_non_debug_symbol(
-    built: dict[str, Fixture], tmp_path: Path
-) -> None:
+def test_level_debug_keeps_every_non_debug_symbol(built: dict[str, Fixture], tmp_path: Path) -> None:
     nm = tool("x86_64-w64-mingw32-nm")
     src = built["hello.exe"].path
     out, _ = stripped(src, "debug")
@@ -343,9 +334,7 @@ def test_level_debug_keeps_every_non_debug_symbol(
     assert len(sections) == headers(out).nsyms - dump.count("\nAUX")
     assert max(sections) <= nsections
     dst_all = write(tmp_path / "hello-all.exe", stripped(src, "all")[0])
-    proc = subprocess.run(
-        [nm, str(dst_all)], check=False, capture_output=True, text=True, timeout=60
-    )
+    proc = subprocess.run([nm, str(dst_all)], check=False, capture_output=True, text=True, timeout=60)
     assert "no symbols" in proc.stderr and proc.stdout == ""
 
 
@@ -415,9 +404,7 @@ def test_inspect(built: dict[str, Fixture]) -> None:
     assert (exe.arch, exe.kind) == ("i386", "executable")
     data = built["hello.exe"].path.read_bytes()
     for level in LEVELS:
-        assert pe.inspect(data).strippable[level] == len(data) - len(
-            stripped(built["hello.exe"].path, level)[0]
-        )
+        assert pe.inspect(data).strippable[level] == len(data) - len(stripped(built["hello.exe"].path, level)[0])
     assert detect(data[:8]) == "PE" and data[:2] in pe.MAGICS
 
 

@@ -70,9 +70,7 @@ PINS = {
     "pillow-arm64": Pin("pillow", "13.0.0", "macosx_11_0_arm64", "macosx_*_arm64"),
     "pyyaml-x86_64": Pin("pyyaml", "6.0.3", "macosx_10_13_x86_64", "macosx_*_x86_64"),
     # 48.0.1 is the last cryptography release with a universal2 wheel (50.0.2 has none)
-    "cryptography-universal2": Pin(
-        "cryptography", "48.0.1", "macosx_10_9_universal2", "macosx_*_universal2"
-    ),
+    "cryptography-universal2": Pin("cryptography", "48.0.1", "macosx_10_9_universal2", "macosx_*_universal2"),
     "numpy-win": Pin("numpy", "2.4.6", "win_amd64", "win_amd64"),
     "pyyaml-win": Pin("pyyaml", "6.0.3", "win_amd64", "win_amd64"),
     "pyyaml-linux": Pin("pyyaml", "6.0.3", "manylinux_2_17_x86_64", "manylinux*_x86_64"),
@@ -378,9 +376,7 @@ def test_macos_wheel_passes_the_record_oracle(macos: MachOCase) -> None:
     check_wheel(macos.result.output)
 
 
-def test_inspect_lists_universal2_slices(
-    real_wheel: Callable[[str], Path], tmp_path: Path
-) -> None:
+def test_inspect_lists_universal2_slices(real_wheel: Callable[[str], Path], tmp_path: Path) -> None:
     wheel = real_wheel("cryptography-universal2")
     (report,) = cli_json("inspect", str(wheel))["wheels"]
     (binary,) = [b for b in report["binaries"] if b["member"].endswith("_rust.abi3.so")]
@@ -418,9 +414,7 @@ def pe_members(wheel: Path) -> dict[str, bytes]:
 
 
 @pytest.mark.parametrize("key", WINDOWS)
-def test_windows_wheel_is_left_byte_identical(
-    key: str, real_wheel: Callable[[str], Path], tmp_path: Path
-) -> None:
+def test_windows_wheel_is_left_byte_identical(key: str, real_wheel: Callable[[str], Path], tmp_path: Path) -> None:
     wheel = real_wheel(key)
     result = strip_wheel(wheel, tmp_path / "run")
     assert not result.report["changed"]
@@ -441,9 +435,7 @@ def test_windows_wheel_is_left_byte_identical(
         assert any("msvcp140" in n for n in entries), "numpy no longer ships msvcp140"
 
 
-def test_windows_in_place_does_not_rewrite(
-    real_wheel: Callable[[str], Path], tmp_path: Path
-) -> None:
+def test_windows_in_place_does_not_rewrite(real_wheel: Callable[[str], Path], tmp_path: Path) -> None:
     copy = tmp_path / real_wheel("pyyaml-win").name
     shutil.copyfile(real_wheel("pyyaml-win"), copy)
     before = copy.stat()
@@ -469,9 +461,7 @@ def python311() -> str:
     return found
 
 
-def test_manylinux_pyyaml_stripped_installs_and_runs(
-    real_wheel: Callable[[str], Path], tmp_path: Path
-) -> None:
+def test_manylinux_pyyaml_stripped_installs_and_runs(real_wheel: Callable[[str], Path], tmp_path: Path) -> None:
     wheel = real_wheel("pyyaml-linux")
     result = strip_wheel(wheel, tmp_path / "run")
     assert result.report["changed"]
@@ -488,11 +478,8 @@ def test_manylinux_pyyaml_stripped_installs_and_runs(
     )  # fmt: skip
     code = "import yaml; assert yaml.load('a: 1', Loader=yaml.CSafeLoader) == {'a': 1}"
     env = {**os.environ, "PYTHONPATH": str(target)}
-    proc = subprocess.run(
-        [python311(), "-c", code], env=env, capture_output=True, text=True, timeout=120
-    )
+    proc = subprocess.run([python311(), "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-
 
 
 @pytest.mark.parametrize("key", [*MACOS, *WINDOWS, "pyyaml-linux"])

@@ -45,7 +45,9 @@ def raw_member(path: Path, info: zipfile.ZipInfo) -> bytes:
         return f.read(info.compress_size)
 
 
-def test_strip_all_in_place(demo_wheel: Path, demo_wheel_master: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_strip_all_in_place(
+    demo_wheel: Path, demo_wheel_master: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Level all drops debug sections and .symtab from every ELF, keeps .dynsym and the
     build-id, and the result installs, imports, loads and runs."""
     assert main(["strip", str(demo_wheel)]) == 0
@@ -66,7 +68,9 @@ def test_strip_all_in_place(demo_wheel: Path, demo_wheel_master: Path, tmp_path:
     site = install_wheel(demo_wheel, tmp_path / "prefix")
     proc = subprocess.run(
         [sys.executable, "-c", "import demo; print(demo.add(40, 2))"],
-        capture_output=True, text=True, env={"PYTHONPATH": str(site)},
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(site)},
     )
     assert proc.stdout.strip() == "42", proc.stderr
     for lib in ("libhelper.so", "libhelper_patched.so"):
@@ -101,7 +105,7 @@ def test_unchanged_members_keep_bytes_and_zipinfo(demo_wheel: Path, demo_wheel_m
             continue
         assert new.compress_type == info.compress_type and new.CRC == info.CRC, name
         assert raw_member(demo_wheel, new) == raw_member(demo_wheel_master, info), name
-        if not name.startswith('demo/data/a,b'):
+        if not name.startswith("demo/data/a,b"):
             assert rows_after[name] == rows_before[name], name
     assert read(demo_wheel, ODD_NAME) == b"odd name\n"
     payload = [n for n in after if not n.startswith("demo-1.0.dist-info/")]
@@ -239,7 +243,9 @@ def test_verify_without_lief_is_an_error(demo_wheel: Path) -> None:
 
 def test_module_and_console_script(demo_wheel: Path) -> None:
     """``python -m stripwheel`` and the ``stripwheel`` script are the same command."""
-    proc = subprocess.run([sys.executable, "-m", "stripwheel", "inspect", "--json", str(demo_wheel)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "stripwheel", "inspect", "--json", str(demo_wheel)], capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     views = {b["member"]: b for b in doc["wheels"][0]["binaries"]}

@@ -98,7 +98,9 @@ def compile_sources(sources: list[Source], config: Config, label: str) -> dict[s
         job = {"mode": _MODES[config.invalidation_mode], "levels": levels, "items": items}
         proc = subprocess.run(
             [sys.executable, "-I", "-c", _COMPILER],
-            input=json.dumps(job), capture_output=True, text=True,
+            input=json.dumps(job),
+            capture_output=True,
+            text=True,
             env={k: v for k, v in os.environ.items() if not k.startswith("PYTHON")} | {"PYTHONHASHSEED": "0"},
         )
         if proc.returncode == 3:

@@ -38,12 +38,27 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     strip.add_argument("-w", "--wheel-dir", metavar="DIR", type=Path, help="write results into DIR")
     strip.add_argument("--strip", choices=STRIP_LEVELS, help="what to remove (default: all)")
     strip.add_argument("--bytecode", choices=BYTECODE_MODES, help="what to do with bytecode (default: keep)")
-    strip.add_argument("--optimize", type=int, action="append", choices=(0, 1, 2), metavar="N", help="optimisation level to compile (repeatable)")
-    strip.add_argument("--invalidation-mode", choices=INVALIDATION_MODES, help="PEP 552 mode of compiled .pyc (default: checked-hash)")
-    strip.add_argument("--sourceless", action="store_true", default=None, help="ship .pyc in place of .py (with --bytecode compile)")
-    strip.add_argument("--include", action="append", metavar="GLOB", help="members that are candidates (repeatable; default: **)")
+    strip.add_argument(
+        "--optimize",
+        type=int,
+        action="append",
+        choices=(0, 1, 2),
+        metavar="N",
+        help="optimisation level to compile (repeatable)",
+    )
+    strip.add_argument(
+        "--invalidation-mode", choices=INVALIDATION_MODES, help="PEP 552 mode of compiled .pyc (default: checked-hash)"
+    )
+    strip.add_argument(
+        "--sourceless", action="store_true", default=None, help="ship .pyc in place of .py (with --bytecode compile)"
+    )
+    strip.add_argument(
+        "--include", action="append", metavar="GLOB", help="members that are candidates (repeatable; default: **)"
+    )
     strip.add_argument("--exclude", action="append", metavar="GLOB", help="members never touched (repeatable)")
-    strip.add_argument("--verify", action="store_true", default=None, help="re-read rewritten binaries with LIEF (stripwheel[verify])")
+    strip.add_argument(
+        "--verify", action="store_true", default=None, help="re-read rewritten binaries with LIEF (stripwheel[verify])"
+    )
     strip.add_argument("--dry-run", action="store_true", help="write nothing; report what would change")
     strip.add_argument("--json", action="store_true", help="print a machine-readable report on stdout")
     strip.add_argument("wheels", nargs="+", metavar="WHEEL", type=Path)
@@ -108,7 +123,9 @@ def main(argv: Optional[Sequence[str]] = None, prog: str = "stripwheel") -> int:
             else:
                 assert config is not None
                 progress = _progress(err, wheel.name)
-                result = process_wheel(wheel, config, output_dir=args.wheel_dir, dry_run=args.dry_run, progress=progress)
+                result = process_wheel(
+                    wheel, config, output_dir=args.wheel_dir, dry_run=args.dry_run, progress=progress
+                )
                 if progress is not None:
                     err.write("\r\x1b[K")
                 print(render_strip(result), file=err)

@@ -194,9 +194,7 @@ def resolve(*layers: Layer) -> Config:
             except ValueError as exc:
                 problems.append(f"{layer.where}.{key}: {_show(raw)} {exc}")
     if merged.get("sourceless") and merged.get("bytecode", "keep") != "compile":
-        problems.append(
-            "sourceless: true needs bytecode = 'compile' (there is no bytecode to ship otherwise)"
-        )
+        problems.append("sourceless: true needs bytecode = 'compile' (there is no bytecode to ship otherwise)")
     if merged.get("sourceless") and len(merged.get("optimize", (0,))) > 1:  # type: ignore[arg-type]
         problems.append("sourceless: true ships one .pyc per module: give a single optimize level")
     if problems:
@@ -324,7 +322,4 @@ class Selector:
         )
 
     def __call__(self, name: str) -> bool:
-        return any(p.match(name) for p in self.include) and not any(
-            p.match(name) for p in self.exclude
-        )
-
+        return any(p.match(name) for p in self.include) and not any(p.match(name) for p in self.exclude)

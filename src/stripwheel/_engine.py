@@ -303,9 +303,7 @@ class _Job:
         """Output order: payload members as they were, then ``.dist-info``; RECORD is separate."""
         prefix = self.reader.dist_info + "/"
         members = [m for m in self.reader.members if m.name != self.reader.record_name]
-        return [m for m in members if not m.name.startswith(prefix)] + [
-            m for m in members if m.name.startswith(prefix)
-        ]
+        return [m for m in members if not m.name.startswith(prefix)] + [m for m in members if m.name.startswith(prefix)]
 
     def process(self, member: Member) -> Outcome:
         name = member.name
@@ -369,33 +367,52 @@ class _Job:
         info = member.info
         if isinstance(result, binaries.Unchanged):
             report = BinaryReport(
-                member.name, fmt, arch, "unchanged", result.reason,
-                info.file_size, info.file_size, info.compress_size, info.compress_size,
+                member.name,
+                fmt,
+                arch,
+                "unchanged",
+                result.reason,
+                info.file_size,
+                info.file_size,
+                info.compress_size,
+                info.compress_size,
             )
             return Outcome(member, binary=report)
         spool = self._encode(member, blob, result, boundaries)
         if spool.file_size != result.size:
             raise WheelError(self.reader.label, "rewriter produced a wrong size (internal error)", member.name)
         report = BinaryReport(
-            member.name, fmt, arch, "stripped", None,
-            info.file_size, spool.file_size, info.compress_size, spool.compress_size,
-            list(result.removed), verified,
+            member.name,
+            fmt,
+            arch,
+            "stripped",
+            None,
+            info.file_size,
+            spool.file_size,
+            info.compress_size,
+            spool.compress_size,
+            list(result.removed),
+            verified,
         )
         return Outcome(member, spool=spool, binary=report)
 
-    def _encode(self, member: Member, blob: Blob, result: binaries.Stripped, boundaries: list[_deflate.Boundary]) -> Encoded:
+    def _encode(
+        self, member: Member, blob: Blob, result: binaries.Stripped, boundaries: list[_deflate.Boundary]
+    ) -> Encoded:
         """Deflate the output, reusing the input's compressed blocks where they still fit."""
         splice = _deflate.plan_splice(boundaries, _identical_run(result))
         if splice is not None:
-            first, last = (
-                b"".join(self.reader.raw(member, bit // 8, 1)) for bit in (splice.start.bit, splice.end.bit)
-            )
+            first, last = (b"".join(self.reader.raw(member, bit // 8, 1)) for bit in (splice.start.bit, splice.end.bit))
             head = b"".join(
-                _deflate.deflate_stream(_output_range(blob, result, 0, splice.start.offset), self.deflate_pool, final=False)
+                _deflate.deflate_stream(
+                    _output_range(blob, result, 0, splice.start.offset), self.deflate_pool, final=False
+                )
             )
             window = b"".join(blob.read(splice.end.offset - _deflate.WINDOW, _deflate.WINDOW))
             tail = b"".join(
-                _deflate.deflate_stream(_output_range(blob, result, splice.end.offset, result.size), self.deflate_pool, window)
+                _deflate.deflate_stream(
+                    _output_range(blob, result, splice.end.offset, result.size), self.deflate_pool, window
+                )
             )
             before, after = _deflate.spliced_parts(splice, head, first[0], last[0], tail)
             spliced = Spliced(self.reader, member, splice, before, after)
@@ -407,7 +424,9 @@ class _Job:
         return Spool(blob.pieces(result), self.deflate_pool)
 
 
-def _checked(reader: WheelReader, member: Member, boundaries: Optional[list[_deflate.Boundary]] = None) -> Iterator[bytes]:
+def _checked(
+    reader: WheelReader, member: Member, boundaries: Optional[list[_deflate.Boundary]] = None
+) -> Iterator[bytes]:
     """The member's contents, verified against its RECORD hash once fully read."""
     row = member.row
     assert row is not None and row.algorithm is not None
@@ -495,8 +514,11 @@ def process_wheel(
         name = _bytecode.retagged_name(wheel.name, job.tags) if job.tags else wheel.name
         target = (Path(output_dir) if output_dir is not None else wheel.parent) / name
         report = WheelReport(
-            wheel=str(wheel), output=None if dry_run else str(target), dry_run=dry_run,
-            wheel_size_before=reader.size, installed_size_before=reader.total_size,
+            wheel=str(wheel),
+            output=None if dry_run else str(target),
+            dry_run=dry_run,
+            wheel_size_before=reader.size,
+            installed_size_before=reader.total_size,
         )
         if dry_run:
             sink = CountingSink()
@@ -574,14 +596,21 @@ def _write(job: _Job, sink: Sink, report: WheelReport, progress: Optional[Progre
                 spool = outcome.spool
                 rows[member.name] = Row(member.name, "sha256", spool.digest, spool.file_size)
                 installed += spool.file_size
-                writer.add(info, Payload(zipfile.ZIP_DEFLATED, spool.crc, spool.compress_size, spool.file_size, spool.chunks()))
+                writer.add(
+                    info, Payload(zipfile.ZIP_DEFLATED, spool.crc, spool.compress_size, spool.file_size, spool.chunks())
+                )
             else:
                 installed += info.file_size
-                writer.add(info, Payload(info.compress_type, info.CRC, info.compress_size, info.file_size, reader.raw(member)))
+                writer.add(
+                    info, Payload(info.compress_type, info.CRC, info.compress_size, info.file_size, reader.raw(member))
+                )
             for name, data in outcome.added:
                 changed = True
                 spool = Spool(iter([data]), None)
-                writer.add(_new_info(name, info.date_time), Payload(zipfile.ZIP_DEFLATED, spool.crc, spool.compress_size, spool.file_size, spool.chunks()))
+                writer.add(
+                    _new_info(name, info.date_time),
+                    Payload(zipfile.ZIP_DEFLATED, spool.crc, spool.compress_size, spool.file_size, spool.chunks()),
+                )
                 spool.close()
                 added.append(Row(name, "sha256", spool.digest, spool.file_size))
                 installed += len(data)
@@ -589,7 +618,9 @@ def _write(job: _Job, sink: Sink, report: WheelReport, progress: Optional[Progre
     record = _new_record(reader, rows, added)
     record_info = next(m.info for m in reader.members if m.name == reader.record_name)
     compressed = _deflate.deflate(record) if record_info.compress_type == zipfile.ZIP_DEFLATED else record
-    writer.add(record_info, Payload(record_info.compress_type, zlib.crc32(record), len(compressed), len(record), [compressed]))
+    writer.add(
+        record_info, Payload(record_info.compress_type, zlib.crc32(record), len(compressed), len(record), [compressed])
+    )
     writer.close(reader.comment)
     installed += len(record)
     report.installed_size_after = installed
@@ -678,12 +709,30 @@ def _view(member: Member, fmt: binaries.Format, blob: Blob) -> BinaryView:
     try:
         info = binaries.inspect(fmt, blob.buf)
     except binaries.BinaryError as exc:
-        return BinaryView(member.name, fmt, "", "", size, member.info.compress_size, {"all": 0, "debug": 0}, "none", f"malformed: {exc}")
+        return BinaryView(
+            member.name,
+            fmt,
+            "",
+            "",
+            size,
+            member.info.compress_size,
+            {"all": 0, "debug": 0},
+            "none",
+            f"malformed: {exc}",
+        )
     slices = [
         {"arch": s.arch, "signature": s.signature, "strippable": dict(s.strippable), "note": s.note}
         for s in info.slices
     ]
     return BinaryView(
-        member.name, info.format, info.arch, info.kind, size, member.info.compress_size,
-        dict(info.strippable), info.signature, info.note, slices,
+        member.name,
+        info.format,
+        info.arch,
+        info.kind,
+        size,
+        member.info.compress_size,
+        dict(info.strippable),
+        info.signature,
+        info.note,
+        slices,
     )

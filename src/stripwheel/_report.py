@@ -109,7 +109,9 @@ def _change(before: int, after: int) -> str:
 def render_strip(report: WheelReport) -> str:
     """The human summary that goes to stderr."""
     title = "would rewrite" if report.dry_run else "rewrote" if report.changed else "unchanged"
-    lines = [f"stripwheel: {report.wheel}: {title}" + (f" -> {report.output}" if report.output and report.changed else "")]
+    lines = [
+        f"stripwheel: {report.wheel}: {title}" + (f" -> {report.output}" if report.output and report.changed else "")
+    ]
     width = max((len(b.member) for b in report.binaries), default=0)
     for b in report.binaries:
         what = f"{b.format} {b.arch}".strip()
@@ -158,8 +160,7 @@ def render_inspect(report: InspectReport) -> str:
             lines.append(
                 f"    slice {s['arch']}: signature {s['signature']};"
                 f" strippable: all {size(s['strippable'].get('all', 0))},"
-                f" debug {size(s['strippable'].get('debug', 0))}"
-                + (f" ({s['note']})" if s.get("note") else "")
+                f" debug {size(s['strippable'].get('debug', 0))}" + (f" ({s['note']})" if s.get("note") else "")
             )
     if not report.binaries:
         lines.append("  no native binaries")

@@ -94,8 +94,7 @@ def _elf(b: Any) -> dict[str, Any]:
 
 def _macho(b: Any) -> dict[str, Any]:
     segments = [
-        (s.name, s.virtual_address, s.file_offset)
-        + (() if s.name == "__LINKEDIT" else (s.virtual_size, s.file_size))
+        (s.name, s.virtual_address, s.file_offset) + (() if s.name == "__LINKEDIT" else (s.virtual_size, s.file_size))
         for s in b.segments
     ]
     return {

@@ -128,12 +128,12 @@ class WheelReader:
         if info.flag_bits & _FLAG_ENCRYPTED:
             raise WheelError(self.label, "encrypted member", name)
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            raise WheelError(
-                self.label, f"compression method {info.compress_type} is not allowed in a wheel", name
-            )
+            raise WheelError(self.label, f"compression method {info.compress_type} is not allowed in a wheel", name)
 
     def _find_dist_info(self, names: set[str]) -> str:
-        candidates = sorted({n.split("/", 1)[0] for n in names if n.split("/", 1)[0].endswith(".dist-info") and "/" in n})
+        candidates = sorted(
+            {n.split("/", 1)[0] for n in names if n.split("/", 1)[0].endswith(".dist-info") and "/" in n}
+        )
         wanted = [c for c in candidates if canonicalize_name(c[: -len(".dist-info")].rsplit("-", 1)[0]) == self.name]
         if not wanted:
             raise WheelError(self.label, f"no {self.name}-{self.version}.dist-info directory")
@@ -244,7 +244,9 @@ class WheelReader:
                             raise WheelError(self.label, "data after the end of the deflate stream", member.name)
                     total += len(out)
                     if total > expected:
-                        raise WheelError(self.label, f"inflates past its declared size of {expected} bytes", member.name)
+                        raise WheelError(
+                            self.label, f"inflates past its declared size of {expected} bytes", member.name
+                        )
                     crc = zlib.crc32(out, crc)
                     if out:
                         yield out
@@ -321,11 +323,17 @@ class ZipWriter:
             local_extra = struct.pack("<2H2Q", 1, 16, payload.file_size, payload.compress_size) + extra
         self._write(
             _LOCAL.pack(
-                b"PK\x03\x04", version, flags, payload.compress_type, dos_time, dos_date,
+                b"PK\x03\x04",
+                version,
+                flags,
+                payload.compress_type,
+                dos_time,
+                dos_date,
                 payload.crc,
                 _U32 if big_sizes else payload.compress_size,
                 _U32 if big_sizes else payload.file_size,
-                len(name), len(local_extra),
+                len(name),
+                len(local_extra),
             )
             + name
             + local_extra
@@ -355,10 +363,21 @@ class ZipWriter:
             _CENTRAL.pack(
                 b"PK\x01\x02",
                 template.create_version | (template.create_system << 8),
-                version, flags, payload.compress_type, dos_time, dos_date,
-                payload.crc, csize, usize,
-                len(name), len(central_extra), len(comment),
-                0, template.internal_attr, template.external_attr, offset,
+                version,
+                flags,
+                payload.compress_type,
+                dos_time,
+                dos_date,
+                payload.crc,
+                csize,
+                usize,
+                len(name),
+                len(central_extra),
+                len(comment),
+                0,
+                template.internal_attr,
+                template.external_attr,
+                offset,
             )
             + name
             + central_extra

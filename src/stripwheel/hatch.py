@@ -83,7 +83,9 @@ class StripwheelBuildHook(BuildHookInterface[WheelBuilderConfig]):
             tag = "py3-none-any"
         new = sourceless_tags(parse_tag(tag), f"{HOOK_TABLE}.sourceless")
         if len(new) != 1:
-            raise StripwheelError(f"{HOOK_TABLE}.sourceless: cannot express tags {', '.join(map(str, new))} as one hatchling tag")
+            raise StripwheelError(
+                f"{HOOK_TABLE}.sourceless: cannot express tags {', '.join(map(str, new))} as one hatchling tag"
+            )
         build_data["tag"] = str(new[0])
 
     def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:

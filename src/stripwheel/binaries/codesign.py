@@ -466,9 +466,7 @@ def _verify_thin(data: bytes) -> list[str]:
     return problems
 
 
-def _verify_directory(
-    cd: CodeDirectory, data: bytes, dataoff: int, sig: SuperBlob, lay: _Layout
-) -> list[str]:
+def _verify_directory(cd: CodeDirectory, data: bytes, dataoff: int, sig: SuperBlob, lay: _Layout) -> list[str]:
     problems = []
     if cd.hash_type not in _HASHES:
         return [f"unknown hash type {cd.hash_type}"]
@@ -483,8 +481,7 @@ def _verify_directory(
     bad = [
         i
         for i in range(min(cd.n_code, math.ceil(cd.code_limit / page)))
-        if hashlib.new(algorithm, data[i * page : min((i + 1) * page, cd.code_limit)]).digest()
-        != cd.slot_hash(i)
+        if hashlib.new(algorithm, data[i * page : min((i + 1) * page, cd.code_limit)]).digest() != cd.slot_hash(i)
     ]
     if bad:
         problems.append(f"{len(bad)} of {cd.n_code} page hashes wrong (first: page {bad[0]})")

@@ -232,10 +232,7 @@ class _Elf:
             return
         if shstrndx >= shnum:
             raise BinaryError(f"bad e_shstrndx {shstrndx}")
-        raw = [
-            struct.unpack_from(self.shdr_fmt, data, self.shoff + i * self.shdr_size)
-            for i in range(shnum)
-        ]
+        raw = [struct.unpack_from(self.shdr_fmt, data, self.shoff + i * self.shdr_size) for i in range(shnum)]
         str_off, str_size = raw[shstrndx][4], raw[shstrndx][5]
         if raw[shstrndx][1] == SHT_NOBITS or str_off + str_size > size:
             raise BinaryError("section name table past end of file")
@@ -407,16 +404,12 @@ def _remap_symbols(
         values = [v for (v,) in struct.iter_unpack(fmt, view)]
     nsec = len(newidx)
     distinct = set(values)
-    if SHN_XINDEX not in distinct and all(
-        not 0 < v < min(nsec, SHN_LORESERVE) or newidx[v] == v for v in distinct
-    ):
+    if SHN_XINDEX not in distinct and all(not 0 < v < min(nsec, SHN_LORESERVE) or newidx[v] == v for v in distinct):
         return None  # the common case: symbols only name sections that keep their index
 
     xvals: list[int] = []
     if shndx is not None and shndx.type != SHT_NOBITS:
-        xvals = list(
-            struct.unpack_from(f"{elf.e}{min(count, shndx.size // 4)}I", data, shndx.offset)
-        )
+        xvals = list(struct.unpack_from(f"{elf.e}{min(count, shndx.size // 4)}I", data, shndx.offset))
     buf = bytearray(data[sym.offset : sym.offset + sym.size])
     xbuf = bytearray(data[shndx.offset : shndx.offset + shndx.size]) if xvals and shndx else None
     pack_h = struct.Struct(elf.e + "H")
@@ -583,16 +576,9 @@ def _strip(data: Buffer, level: Level) -> Stripped | Unchanged:
     appended = [
         s
         for s in secs
-        if s.num
-        and s.num not in removed
-        and not s.alloc
-        and layout.containing(s.offset, s.file_size) is None
+        if s.num and s.num not in removed and not s.alloc and layout.containing(s.offset, s.file_size) is None
     ]
-    holes = [
-        s.offset
-        for s in secs
-        if s.num and s.file_size and layout.containing(s.offset, s.size) is None
-    ]
+    holes = [s.offset for s in secs if s.num and s.file_size and layout.containing(s.offset, s.size) is None]
     if layout.containing(elf.shoff, elf.real_shnum * elf.shdr_size) is None:
         holes.append(elf.shoff)
     first_hole = min(holes, default=elf.size)
@@ -642,10 +628,7 @@ def _strip(data: Buffer, level: Level) -> Stripped | Unchanged:
             table, xtable, dropped_locals, dropped = res
             if dropped:
                 if any(
-                    t.link == s.num
-                    and t.num not in removed
-                    and t.type != SHT_SYMTAB_SHNDX
-                    and t.type != SHT_STRTAB
+                    t.link == s.num and t.num not in removed and t.type != SHT_SYMTAB_SHNDX and t.type != SHT_STRTAB
                     for t in secs
                 ):
                     raise _Refuse(f"sections refer to symbols of {s.name} by index")
@@ -668,9 +651,7 @@ def _strip(data: Buffer, level: Level) -> Stripped | Unchanged:
     )
     name_offs: dict[int, int] = {}
     if rebuild_names:
-        kept_names = {
-            s.num: s.name.encode("utf-8", "surrogateescape") for s in secs if s.num not in removed
-        }
+        kept_names = {s.num: s.name.encode("utf-8", "surrogateescape") for s in secs if s.num not in removed}
         names, where = _string_table(kept_names.values())
         name_offs = {i: where[n] for i, n in kept_names.items()}
         contents[shstrndx] = names
@@ -741,17 +722,11 @@ def _strip(data: Buffer, level: Level) -> Stripped | Unchanged:
         if s.num == 0:
             # Extended numbering: the real counts live in section 0 when they overflow.
             size = new_shnum if new_shnum >= SHN_LORESERVE else (0 if elf.shnum == 0 else s.size)
-            link = (
-                new_shstrndx
-                if new_shstrndx >= SHN_LORESERVE
-                else (0 if elf.shstrndx == SHN_XINDEX else s.link)
-            )
+            link = new_shstrndx if new_shstrndx >= SHN_LORESERVE else (0 if elf.shstrndx == SHN_XINDEX else s.link)
         else:
             if 0 < link < len(newidx):
                 link = max(newidx[link], 0)
-            if (s.type in (SHT_REL, SHT_RELA) or s.flags & SHF_INFO_LINK) and 0 < info < len(
-                newidx
-            ):
+            if (s.type in (SHT_REL, SHT_RELA) or s.flags & SHF_INFO_LINK) and 0 < info < len(newidx):
                 info = max(newidx[info], 0)
             info = new_info.get(s.num, info)
         name = name_offs.get(s.num, s.name_off)
@@ -922,11 +897,7 @@ def _assemble(
         if out_off > pos:
             # Padding: where nothing moved, copy the original gap so the output stays a
             # byte-identical prefix of the input (the engine then reuses its compressed form).
-            add(
-                Copy(pos, out_off - pos)
-                if src_end == pos and src == out_off
-                else bytes(out_off - pos)
-            )
+            add(Copy(pos, out_off - pos) if src_end == pos and src == out_off else bytes(out_off - pos))
         if length:
             add(Copy(src, length) if new is None else new)
         pos = out_off + length

@@ -190,8 +190,8 @@ class _Slice:
         self.e = "<" if magic[0] in (0xCE, 0xCF) else ">"
         self.is64 = magic in (b"\xfe\xed\xfa\xcf", b"\xcf\xfa\xed\xfe")
         self.ptr = 8 if self.is64 else 4
-        (self.cputype, self.cpusubtype, self.filetype, self.ncmds, self.sizeofcmds, self.flags) = (
-            struct.unpack_from(self.e + "iI4I", view, 4)
+        (self.cputype, self.cpusubtype, self.filetype, self.ncmds, self.sizeofcmds, self.flags) = struct.unpack_from(
+            self.e + "iI4I", view, 4
         )
         self.cputype &= 0xFFFFFFFF
         self.header_size = 32 if self.is64 else 28
@@ -209,9 +209,7 @@ class _Slice:
             self.commands.append((pos, cmd, cmdsize))
             pos += cmdsize
         self.segments = [
-            self._segment(pos, cmd)
-            for pos, cmd, _ in self.commands
-            if cmd in (_LC_SEGMENT, _LC_SEGMENT_64)
+            self._segment(pos, cmd) for pos, cmd, _ in self.commands if cmd in (_LC_SEGMENT, _LC_SEGMENT_64)
         ]
 
     def u32s(self, pos: int, count: int) -> tuple[int, ...]:
@@ -421,11 +419,7 @@ def _rewrite_slice(img: _Slice, level: Level | None) -> _SliceOutput:
         if blob is sig_blob:
             continue
         start = blob.new_offset - le_start
-        data = (
-            blob.content
-            if blob.content is not None
-            else view[blob.offset : blob.offset + blob.size]
-        )
+        data = blob.content if blob.content is not None else view[blob.offset : blob.offset + blob.size]
         tail[start : start + len(data)] = data
     if sig_blob is not None and old_sig is not None:
         text = img.segment(b"__TEXT")
@@ -513,16 +507,10 @@ def _rewrite_symbols(
     indirect: tuple[int, ...] = ()
     if indirect_blob is not None:
         indirect = struct.unpack_from(f"{e}{indirect_blob.size // 4}I", view, indirect_blob.offset)
-        referenced.update(
-            i for i in indirect if not i & (_INDIRECT_SYMBOL_LOCAL | _INDIRECT_SYMBOL_ABS)
-        )
+        referenced.update(i for i in indirect if not i & (_INDIRECT_SYMBOL_LOCAL | _INDIRECT_SYMBOL_ABS))
     relocs: list[tuple[int, int]] = []
     if extrel_blob is not None:
-        relocs = list(
-            struct.iter_unpack(
-                e + "iI", view[extrel_blob.offset : extrel_blob.offset + extrel_blob.size]
-            )
-        )
+        relocs = list(struct.iter_unpack(e + "iI", view[extrel_blob.offset : extrel_blob.offset + extrel_blob.size]))
         for address, word in relocs:
             symbol = _reloc_symbol(img, address, word)
             if symbol is not None:
@@ -587,15 +575,11 @@ def _rewrite_symbols(
     if indirect_blob is not None:
         indirect_blob.content = struct.pack(
             f"{e}{len(indirect)}I",
-            *(
-                i if i & (_INDIRECT_SYMBOL_LOCAL | _INDIRECT_SYMBOL_ABS) else new_index[i]
-                for i in indirect
-            ),
+            *(i if i & (_INDIRECT_SYMBOL_LOCAL | _INDIRECT_SYMBOL_ABS) else new_index[i] for i in indirect),
         )
     if extrel_blob is not None:
         extrel_blob.content = b"".join(
-            struct.pack(e + "iI", address, _remap_reloc(img, address, word, new_index))
-            for address, word in relocs
+            struct.pack(e + "iI", address, _remap_reloc(img, address, word, new_index)) for address, word in relocs
         )
     if dysymtab is not None:
         before = [0]
@@ -676,9 +660,7 @@ def _fat_arches(view: memoryview) -> tuple[bool, list[_FatArch]]:
     arches = []
     for i in range(count):
         if wide:
-            ct, cs, offset, size, align, reserved = struct.unpack_from(
-                ">2I2Q2I", view, 8 + entry * i
-            )
+            ct, cs, offset, size, align, reserved = struct.unpack_from(">2I2Q2I", view, 8 + entry * i)
         else:
             ct, cs, offset, size, align = struct.unpack_from(">5I", view, 8 + entry * i)
             reserved = 0
@@ -747,18 +729,14 @@ def _strip_fat(view: memoryview, level: Level | None) -> Stripped | Unchanged:
         else:
             if placed[index] + size >= 1 << 32:
                 raise BinaryError("fat file too large for 32-bit offsets")
-            header += struct.pack(
-                ">5I", arch.cputype, arch.cpusubtype, placed[index], size, arch.align
-            )
+            header += struct.pack(">5I", arch.cputype, arch.cpusubtype, placed[index], size, arch.align)
     pieces.append(bytes(header))
     pieces.extend(body)
     if level is not None and cursor >= len(view):
         return Unchanged("stripped output would not be smaller")
     removed = _removed(sum(o.locals_removed for o in done), sum(o.stabs_removed for o in done))
     kept = tuple(
-        f"{n} slice kept: {o.reason}"
-        for n, o in zip(names, outcomes)
-        if isinstance(o, _Refused) and not o.clean
+        f"{n} slice kept: {o.reason}" for n, o in zip(names, outcomes) if isinstance(o, _Refused) and not o.clean
     )
     return Stripped(pieces=tuple(pieces), size=cursor, removed=removed + kept)
 

@@ -111,9 +111,7 @@ def _is_pe(data: Buffer) -> bool:
 def _parse(data: Buffer) -> _Image:
     (lfanew,) = _unpack("<I", data, 0x3C)
     coff = lfanew + 4
-    machine, nsections, _, symptr, nsyms, opt_size, characteristics = _unpack(
-        "<HHIIIHH", data, coff
-    )
+    machine, nsections, _, symptr, nsyms, opt_size, characteristics = _unpack("<HHIIIHH", data, coff)
     opt = coff + 20
     (magic,) = _unpack("<H", data, opt)
     if magic == 0x10B:
@@ -130,10 +128,7 @@ def _parse(data: Buffer) -> _Image:
     (ndirs,) = _unpack("<I", data, opt + dirs_at - 4)
     # NumberOfRvaAndSizes may claim more than the optional header holds: trust the header size
     ndirs = min(ndirs, (opt_size - dirs_at) // 8)
-    dirs = tuple(
-        (rva, size)
-        for rva, size in (_unpack("<II", data, opt + dirs_at + 8 * i) for i in range(ndirs))
-    )
+    dirs = tuple((rva, size) for rva, size in (_unpack("<II", data, opt + dirs_at + 8 * i) for i in range(ndirs)))
 
     table = opt + opt_size
     table_end = table + _SECTION_HEADER_SIZE * nsections
@@ -156,9 +151,7 @@ def _parse(data: Buffer) -> _Image:
         raw_name = bytes(data[hdr : hdr + 8])
         vsize, va, raw_size, raw_ptr, _, _, _, nlines, flags = _unpack("<IIIIIIHHI", data, hdr + 8)
         name, long_name = _section_name(data, raw_name, strtab)
-        sections.append(
-            _Section(i, hdr, name, long_name, vsize, va, raw_size, raw_ptr, nlines, flags)
-        )
+        sections.append(_Section(i, hdr, name, long_name, vsize, va, raw_size, raw_ptr, nlines, flags))
     return _Image(
         coff=coff,
         opt=opt,
@@ -179,9 +172,7 @@ def _parse(data: Buffer) -> _Image:
     )
 
 
-def _section_name(
-    data: Buffer, raw: bytes, strtab: tuple[int, int] | None
-) -> tuple[str | None, bool]:
+def _section_name(data: Buffer, raw: bytes, strtab: tuple[int, int] | None) -> tuple[str | None, bool]:
     """Resolve a section name; GNU writes names longer than 8 bytes as ``/<offset>``."""
     short = raw.rstrip(b"\0")
     if not (short.startswith(b"/") and short[1:].isdigit()):
@@ -458,9 +449,7 @@ def _strip(data: Buffer, img: _Image, level: Level, final: bool) -> Stripped | U
     if size >= len(data):
         return Unchanged("stripping would not make the file smaller")
     if img.checksum and final:
-        struct.pack_into(
-            "<I", header, img.opt + 64, _checksum((bytes(header), *body, *tail), data, size)
-        )
+        struct.pack_into("<I", header, img.opt + 64, _checksum((bytes(header), *body, *tail), data, size))
     removed = tuple(s.name or f"section {s.index}" for s in sections[kept:])
     if drop_symbols:
         removed += ("COFF symbol table",)
