@@ -30,7 +30,7 @@ import struct
 from dataclasses import dataclass
 from typing import Callable, Union
 
-from . import BinaryError
+from ._core import BinaryError
 
 EMBEDDED_SIGNATURE = 0xFADE0CC0
 CODE_DIRECTORY = 0xFADE0C02

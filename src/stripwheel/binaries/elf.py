@@ -19,9 +19,16 @@ from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from typing import Callable, NamedTuple, TypeVar
 
-from . import BinaryError, BinaryInfo, Buffer, Copy, Level, Piece, Stripped, Unchanged
+from ._core import BinaryError, BinaryInfo, Buffer, Copy, Format, Level, Piece, Stripped, Unchanged
 
+FORMAT: Format = "ELF"
 MAGICS = (b"\x7fELF",)
+
+
+def claims(head: bytes) -> bool:
+    """Every file starting with the ELF magic is ELF."""
+    return True
+
 
 # e_type
 ET_REL, ET_EXEC, ET_DYN, ET_CORE = 1, 2, 3, 4

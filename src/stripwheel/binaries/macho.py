@@ -24,7 +24,10 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-from . import BinaryError, BinaryInfo, Buffer, Copy, Level, Piece, Stripped, Unchanged, codesign
+from . import codesign
+from ._core import BinaryError, BinaryInfo, Buffer, Copy, Format, Level, Piece, Stripped, Unchanged
+
+FORMAT: Format = "Mach-O"
 
 MAGICS = (
     b"\xfe\xed\xfa\xce",  # 32-bit, big-endian
@@ -35,6 +38,15 @@ MAGICS = (
     b"\xca\xfe\xba\xbf",  # fat with 64-bit offsets
 )
 _FAT_MAGICS = MAGICS[4:]
+
+
+def claims(head: bytes) -> bool:
+    """Java class files share the fat magic ``0xcafebabe``: a fat header has a small
+    architecture count where a class file has its version."""
+    if head[:4] not in _FAT_MAGICS:
+        return True
+    return 0 < int.from_bytes(head[4:8], "big") < 32
+
 
 _MH_OBJECT = 0x1
 _MH_EXECUTE = 0x2

@@ -15,9 +15,16 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from . import BinaryError, BinaryInfo, Buffer, Copy, Level, Piece, Stripped, Unchanged
+from ._core import BinaryError, BinaryInfo, Buffer, Copy, Format, Level, Piece, Stripped, Unchanged
 
+FORMAT: Format = "PE"
 MAGICS = (b"MZ",)
+
+
+def claims(head: bytes) -> bool:
+    """An ``MZ`` file is handled here (an MS-DOS program without a PE header is reported as such)."""
+    return True
+
 
 _MACHINES = {
     0x014C: "i386",
