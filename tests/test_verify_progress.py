@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from stripwheel import _cli, _engine, _verify, binaries
+from stripwheel import _cli, _verify, binaries
 from test_strip import EXT
 
 
@@ -23,12 +23,18 @@ def test_verify_finds_a_different_interface(demo_wheel_master: Path) -> None:
     offered the real strip, it agrees."""
     ext = member(demo_wheel_master, EXT)
     other = member(demo_wheel_master, "demo.libs/libhelper.so")
-    blob = _engine.Blob(iter([ext]), len(ext))
-    wrong = binaries.Stripped(pieces=(other,), size=len(other))
-    assert _verify.compare("ELF", blob, wrong) == "different dynamic symbols"
+    assert _verify.compare("ELF", [ext], [other]).difference == "different dynamic symbols"
     right = binaries.strip("ELF", ext, "all")
     assert isinstance(right, binaries.Stripped)
-    assert _verify.compare("ELF", blob, right) is None
+    assert _verify.compare("ELF", [ext], [right.materialize(ext)]) == _verify.Verdict()
+
+
+def test_verify_gives_no_verdict_on_what_lief_cannot_read() -> None:
+    """A file LIEF cannot read at all is not counted as verified (it used to be)."""
+    dos = b"MZ" + bytes(126)  # an MS-DOS stub with no PE header: LIEF returns nothing for it
+    verdict = _verify.compare("PE", [dos], [dos[:64]])
+    assert verdict.difference is None
+    assert verdict.unverified == "LIEF cannot read the original either"
 
 
 class Terminal(io.StringIO):

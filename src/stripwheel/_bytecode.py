@@ -60,12 +60,11 @@ def is_bytecode(name: str) -> bool:
     return name.endswith((".pyc", ".pyo")) or "/__pycache__/" in f"/{name}"
 
 
-def cache_names(source: str, levels: Iterable[int]) -> list[str]:
+def cache_names(source: str, levels: Iterable[int], tag: str) -> list[str]:
     """``pkg/__pycache__/mod.<cache tag>[.opt-N].pyc`` for each level (PEP 3147, PEP 488)."""
     directory, _, filename = source.rpartition("/")
     stem = filename[: -len(".py")]
     prefix = f"{directory}/__pycache__/" if directory else "__pycache__/"
-    tag = sys.implementation.cache_tag
     return [f"{prefix}{stem}.{tag}{'' if level == 0 else f'.opt-{level}'}.pyc" for level in levels]
 
 
@@ -109,7 +108,8 @@ def compile_sources(sources: list[Source], config: Config, label: str) -> dict[s
 
             raise WheelError(label, f"does not compile: {failure['error']}", failure["member"])
         if proc.returncode != 0:
-            raise StripwheelError(f"{label}: the bytecode compiler failed: {proc.stderr.strip().splitlines()[-1:]}")
+            last = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+            raise StripwheelError(f"{label}: the bytecode compiler failed: {last}")
         return {item["member"]: [Path(t).read_bytes() for t in item["targets"]] for item in items}
 
 

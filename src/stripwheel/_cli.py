@@ -8,13 +8,25 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional, TextIO
+from typing import TYPE_CHECKING, Any, Optional, TextIO
 
 from . import __version__
-from ._config import BYTECODE_MODES, INVALIDATION_MODES, STRIP_LEVELS, Config, Layer, pyproject_layer, resolve
-from ._engine import Progress, inspect_wheel, process_wheel
+from ._config import (
+    BYTECODE_MODES,
+    INVALIDATION_MODES,
+    OPTIONS,
+    STRIP_LEVELS,
+    Config,
+    Layer,
+    Option,
+    pyproject_layer,
+    resolve,
+)
 from ._errors import ConfigError, StripwheelError
 from ._report import render_inspect, render_strip, to_json
+
+if TYPE_CHECKING:
+    from ._process import Progress
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -36,29 +48,9 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         ),
     )
     strip.add_argument("-w", "--wheel-dir", metavar="DIR", type=Path, help="write results into DIR")
-    strip.add_argument("--strip", choices=STRIP_LEVELS, help="what to remove (default: all)")
-    strip.add_argument("--bytecode", choices=BYTECODE_MODES, help="what to do with bytecode (default: keep)")
-    strip.add_argument(
-        "--optimize",
-        type=int,
-        action="append",
-        choices=(0, 1, 2),
-        metavar="N",
-        help="optimisation level to compile (repeatable)",
-    )
-    strip.add_argument(
-        "--invalidation-mode", choices=INVALIDATION_MODES, help="PEP 552 mode of compiled .pyc (default: checked-hash)"
-    )
-    strip.add_argument(
-        "--sourceless", action="store_true", default=None, help="ship .pyc in place of .py (with --bytecode compile)"
-    )
-    strip.add_argument(
-        "--include", action="append", metavar="GLOB", help="members that are candidates (repeatable; default: **)"
-    )
-    strip.add_argument("--exclude", action="append", metavar="GLOB", help="members never touched (repeatable)")
-    strip.add_argument(
-        "--verify", action="store_true", default=None, help="re-read rewritten binaries with LIEF (stripwheel[verify])"
-    )
+    for option in OPTIONS:
+        if option.cli:
+            _add_option(strip, option)
     strip.add_argument("--dry-run", action="store_true", help="write nothing; report what would change")
     strip.add_argument("--json", action="store_true", help="print a machine-readable report on stdout")
     strip.add_argument("wheels", nargs="+", metavar="WHEEL", type=Path)
@@ -69,9 +61,33 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     return parser
 
 
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "strip": STRIP_LEVELS,
+    "bytecode": BYTECODE_MODES,
+    "invalidation-mode": INVALIDATION_MODES,
+}
+
+
+def _add_option(parser: argparse.ArgumentParser, option: Option) -> None:
+    """A flag spelled like the TOML key; its help is the option's documentation."""
+    flag = f"--{option.key}"
+    text = option.doc.replace("`", "").replace("%", "%%")
+    if option.kind == "bool":
+        parser.add_argument(flag, action="store_true", default=None, help=text)
+    elif option.kind == "choice":
+        parser.add_argument(flag, choices=_CHOICES[option.key], help=f"{text} (default: {option.default})")
+    elif option.kind == "levels":
+        parser.add_argument(
+            flag, type=int, action="append", choices=(0, 1, 2), metavar="N", help=f"{text} (repeatable)"
+        )
+    elif option.kind == "globs":
+        parser.add_argument(flag, action="append", metavar="GLOB", help=f"{text} (repeatable)")
+    else:
+        parser.add_argument(flag, metavar=option.key.upper(), help=text)
+
+
 def _cli_layer(args: argparse.Namespace) -> Layer:
-    keys = ("strip", "bytecode", "optimize", "invalidation_mode", "sourceless", "include", "exclude", "verify")
-    values = {k.replace("_", "-"): getattr(args, k) for k in keys if getattr(args, k) is not None}
+    values = {o.key: getattr(args, o.attr) for o in OPTIONS if o.cli and getattr(args, o.attr) is not None}
     return Layer("command line", values)
 
 
@@ -107,7 +123,7 @@ def main(argv: Optional[Sequence[str]] = None, prog: str = "stripwheel") -> int:
         return EXIT_USAGE if exc.code else EXIT_OK
     err = sys.stderr
     try:
-        config = _config(args) if args.command == "strip" else None
+        config = _config(args) if args.command == "strip" else Config()
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"{prog}: error: {problem}", file=err)
@@ -116,31 +132,37 @@ def main(argv: Optional[Sequence[str]] = None, prog: str = "stripwheel") -> int:
     failures: list[dict[str, str]] = []
     for wheel in args.wheels:
         try:
-            if args.command == "inspect":
-                result: Any = inspect_wheel(wheel)
-                if not args.json:
-                    print(render_inspect(result))
-            else:
-                assert config is not None
-                progress = _progress(err, wheel.name)
-                result = process_wheel(
-                    wheel, config, output_dir=args.wheel_dir, dry_run=args.dry_run, progress=progress
-                )
-                if progress is not None:
-                    err.write("\r\x1b[K")
-                print(render_strip(result), file=err)
-            reports.append(result)
-        except StripwheelError as exc:
-            failures.append({"wheel": str(wheel), "error": str(exc)})
-            print(f"{prog}: error: {exc}", file=err)
+            reports.append(_one(args, config, wheel))
         except KeyboardInterrupt:
             print(f"{prog}: interrupted", file=err)
             return 130
-        except Exception as exc:  # a bug: still one line, never a traceback
-            if os.environ.get("STRIPWHEEL_DEBUG"):
+        except Exception as exc:  # the one error boundary: one line each, never a traceback
+            if not isinstance(exc, StripwheelError) and os.environ.get("STRIPWHEEL_DEBUG"):
                 raise
-            failures.append({"wheel": str(wheel), "error": f"internal error: {exc!r}"})
-            print(f"{prog}: error: {wheel.name}: internal error: {exc!r}", file=err)
+            message = str(exc) if isinstance(exc, StripwheelError) else f"{wheel.name}: internal error: {exc!r}"
+            failures.append({"wheel": str(wheel), "error": message})
+            print(f"{prog}: error: {message}", file=err)
     if args.json:
         print(to_json(args.command, reports, failures))
     return EXIT_FAILED if failures else EXIT_OK
+
+
+def _one(args: argparse.Namespace, config: Config, wheel: Path) -> Any:
+    """Inspect or strip one wheel, printing its text report; returns the report."""
+    # The engine is imported only once there is work: ``--help`` and usage errors stay fast.
+    if args.command == "inspect":
+        from ._inspect import inspect_wheel
+
+        result: Any = inspect_wheel(wheel)
+        if not args.json:
+            print(render_inspect(result))
+        return result
+    from ._process import process_wheel
+
+    err = sys.stderr
+    progress = _progress(err, wheel.name)
+    result = process_wheel(wheel, config, output_dir=args.wheel_dir, dry_run=args.dry_run, progress=progress)
+    if progress is not None:
+        err.write("\r\x1b[K")
+    print(render_strip(result), file=err)
+    return result

@@ -12,7 +12,7 @@ import difflib
 import re
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Literal, Optional
 
@@ -41,33 +41,107 @@ HATCH_RESERVED_KEYS = frozenset(
 SETTINGS_PREFIX = "stripwheel."
 
 
+OptionKind = Literal["text", "paths", "choice", "globs", "bool", "levels"]
+
+
+def _option(default: Any, kind: OptionKind, values: str, doc: str, *, cli: bool = True) -> Any:
+    """A :class:`Config` field with what the CLI, the README table and the checks need."""
+    return field(default=default, metadata={"kind": kind, "values": values, "doc": doc, "cli": cli})
+
+
 @dataclass(frozen=True)
 class Config:
-    """All options; field names are the TOML keys with dashes turned into underscores."""
+    """All options; field names are the TOML keys with dashes turned into underscores. Each
+    field's ``doc`` is the text of the README's options table and of ``--help``."""
 
-    backend: Optional[str] = None
-    """The backend that really builds (``pkg.module`` or ``pkg.module:obj``); wrapper only."""
-    backend_path: tuple[str, ...] = ()
-    """Directories prepended to ``sys.path`` to import an in-tree backend (PEP 517)."""
-    strip: StripLevel = "all"
-    """``all``: debug info and static symbols; ``debug``: debug info only; ``none``: nothing."""
-    include: tuple[str, ...] = ("**",)
-    """Globs over wheel member paths: which members are candidates."""
-    exclude: tuple[str, ...] = ()
-    """Globs over wheel member paths: members never touched."""
-    verify: bool = False
-    """Re-read every rewritten binary with LIEF and keep the original where its interface differs."""
-    bytecode: BytecodeMode = "keep"
-    """``keep`` what the backend shipped, ``drop`` every ``.pyc``, or ``compile`` every ``.py``."""
-    optimize: tuple[int, ...] = (0,)
-    """Optimisation levels compiled with ``bytecode = "compile"``."""
-    invalidation_mode: InvalidationMode = "checked-hash"
-    """PEP 552 invalidation mode of compiled ``.pyc`` files."""
-    sourceless: bool = False
-    """With ``compile``: ship ``module.pyc`` in place of ``module.py`` and retag the wheel."""
+    backend: Optional[str] = _option(
+        None,
+        "text",
+        '`"pkg.module"` or `"pkg.module:obj"`',
+        "the backend that really builds (wrapper backend only)",
+        cli=False,
+    )
+    backend_path: tuple[str, ...] = _option(
+        (), "paths", "list of directories", "for an in-tree backend, as PEP 517 `backend-path`", cli=False
+    )
+    strip: StripLevel = _option(
+        "all",
+        "choice",
+        '`"all"`, `"debug"`, `"none"`',
+        "`all`: debug info and the static symbol table (ELF like `strip --strip-unneeded`, `--strip-all` for "
+        "executables; Mach-O like `strip -x`; PE: debug sections and the COFF symbol table); `debug`: debug info "
+        "only (ELF like `strip --strip-debug`, which also drops the symbol table's file names); `none`: binaries "
+        "untouched",
+    )
+    include: tuple[str, ...] = _option(("**",), "globs", "list of globs", "members that are candidates")
+    exclude: tuple[str, ...] = _option((), "globs", "list of globs", "members never touched")
+    verify: bool = _option(
+        False,
+        "bool",
+        "bool",
+        "re-read every rewritten binary with LIEF and keep the original wherever its dynamic interface differs; "
+        "the summary counts the binaries verified. The CLI needs `pip install 'stripwheel[verify]'`; the wrapper "
+        "backend and the hook add LIEF to the wheel's build requirements themselves",
+    )
+    bytecode: BytecodeMode = _option(
+        "keep",
+        "choice",
+        '`"keep"`, `"drop"`, `"compile"`',
+        "`drop` removes every `.pyc` and `__pycache__/`; `compile` adds `__pycache__/*.pyc` for every `.py`",
+    )
+    optimize: tuple[int, ...] = _option((0,), "levels", "`0`, `1`, `2` or a list", "optimisation levels for `compile`")
+    invalidation_mode: InvalidationMode = _option(
+        "checked-hash",
+        "choice",
+        '`"checked-hash"`, `"unchecked-hash"`, `"timestamp"`',
+        "PEP 552 mode of compiled `.pyc`",
+    )
+    sourceless: bool = _option(False, "bool", "bool", "with `compile`: ship `module.pyc` in place of `module.py`")
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any], where: str = "options") -> Config:
+        """Options given as TOML would give them (dashed keys), checked like any other layer;
+        raises :class:`ConfigError` naming every problem."""
+        return resolve(Layer(where, options))
 
 
-KEYS: tuple[str, ...] = tuple(f.name.replace("_", "-") for f in fields(Config))
+@dataclass(frozen=True)
+class Option:
+    """One option as the CLI and the README present it."""
+
+    key: str
+    attr: str
+    default: Any
+    kind: OptionKind
+    values: str
+    doc: str
+    cli: bool
+
+
+OPTIONS: tuple[Option, ...] = tuple(
+    Option(f.name.replace("_", "-"), f.name, f.default, **f.metadata) for f in fields(Config)
+)
+KEYS: tuple[str, ...] = tuple(o.key for o in OPTIONS)
+
+
+def toml_value(value: object) -> str:
+    """A default as TOML spells it: ``"all"``, ``false``, ``[]``, ``0``; — for none."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "`true`" if value else "`false`"
+    if isinstance(value, tuple):
+        if len(value) == 1 and isinstance(value[0], int):
+            return f"`{value[0]}`"
+        return "`[" + ", ".join(f'"{v}"' if isinstance(v, str) else str(v) for v in value) + "]`"
+    return f'`"{value}"`' if isinstance(value, str) else f"`{value}`"
+
+
+def options_table() -> str:
+    """The README's options table, generated from :class:`Config` (a test keeps them equal)."""
+    lines = ["| key | values | default | meaning |", "|---|---|---|---|"]
+    lines += [f"| `{o.key}` | {o.values} | {toml_value(o.default)} | {o.doc} |" for o in OPTIONS]
+    return "\n".join(lines)
 
 
 # --- value checkers: each takes (value, from_string) and returns the value or raises ValueError.

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
 
 class StripwheelError(Exception):
@@ -32,6 +34,19 @@ class WheelError(StripwheelError):
     def __str__(self) -> str:
         where = f"{self.wheel}: {printable(self.member)}" if self.member else self.wheel
         return f"{where}: {self.message}"
+
+
+class OutputError(StripwheelError):
+    """Writing the output failed (a directory that cannot be created, a full disk, no
+    permission): the input is untouched."""
+
+    def __init__(self, path: Path, exc: OSError) -> None:
+        super().__init__(str(path), exc.strerror or str(exc))
+        self.path = path
+        self.reason = exc.strerror or str(exc)
+
+    def __str__(self) -> str:
+        return f"cannot write {os.fspath(self.path)}: {self.reason}"
 
 
 def printable(name: str) -> str:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import base64
 import csv
+import hashlib
 import io
 from dataclasses import dataclass
 
 #: Hash algorithms a wheel RECORD may use (the wheel spec forbids md5 and sha1).
 ALLOWED_HASHES = frozenset({"sha224", "sha256", "sha384", "sha512", "sha3_256", "sha3_512", "blake2b", "blake2s"})
+
+#: Members of the RECORD family that RECORD does not list: signatures of RECORD itself.
+SIGNATURES = ("RECORD.jws", "RECORD.p7s")
 
 #: Characters that str.splitlines() treats as line breaks: installers split RECORD that way,
 #: so a member name containing one cannot be carried by RECORD.
@@ -28,6 +32,11 @@ class Row:
 def encode_digest(raw: bytes) -> str:
     """urlsafe base64 without ``=`` padding, as RECORD wants."""
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def digest(data: bytes) -> str:
+    """The ``sha256=`` value of ``data`` as RECORD writes it (without the prefix)."""
+    return encode_digest(hashlib.sha256(data).digest())
 
 
 def parse(text: str) -> tuple[list[Row], list[str]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
 from ._errors import StripwheelError
@@ -14,8 +15,17 @@ from ._errors import StripwheelError
 REQUIREMENT = "lief>=0.15"
 
 if TYPE_CHECKING:
-    from ._engine import Blob
-    from .binaries import Format, Stripped
+    from .binaries import Format
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """LIEF's opinion of one rewrite."""
+
+    #: the first interface difference found; the original must then be kept
+    difference: Optional[str] = None
+    #: why there is no verdict (LIEF cannot read the input either); None when verified
+    unverified: Optional[str] = None
 
 
 def require() -> None:
@@ -28,26 +38,26 @@ def require() -> None:
         ) from None
 
 
-def compare(fmt: Format, blob: Blob, result: Stripped) -> Optional[str]:
-    """A short description of the first interface difference, or None when they agree."""
+def compare(fmt: Format, before: Iterable[bytes], after: Iterable[bytes]) -> Verdict:
+    """Compare the dynamic interface of the original and the rewritten file."""
     import lief
 
     lief.logging.disable()
     with tempfile.TemporaryDirectory(prefix="stripwheel-verify-") as tmp:
         before_path = os.path.join(tmp, "before")
         after_path = os.path.join(tmp, "after")
-        _write(before_path, blob.read(0, blob.size))
-        _write(after_path, blob.pieces(result))
-        before = lief.parse(before_path)
-        after = lief.parse(after_path)
-        if before is None:
-            return None  # LIEF cannot read the input either: nothing to compare against
-        if after is None:
-            return "LIEF cannot parse the stripped file"
+        _write(before_path, before)
+        _write(after_path, after)
+        original = lief.parse(before_path)
+        rewritten = lief.parse(after_path)
+        if original is None:
+            return Verdict(unverified="LIEF cannot read the original either")
+        if rewritten is None:
+            return Verdict(difference="LIEF cannot parse the stripped file")
         try:
-            return _first_difference(_signature(fmt, before), _signature(fmt, after))
+            return Verdict(difference=_first_difference(_signature(fmt, original), _signature(fmt, rewritten)))
         except Exception as exc:  # LIEF API or parse trouble: be safe, keep the original
-            return f"LIEF could not compare ({exc.__class__.__name__}: {exc})"
+            return Verdict(difference=f"LIEF could not compare ({exc.__class__.__name__}: {exc})")
 
 
 def _write(path: str, chunks: Iterable[bytes]) -> None:

@@ -97,7 +97,7 @@ def build_wheel(wheel_directory: str, config_settings: Settings = None, metadata
     """The inner backend's wheel, stripped in place; returns its final file name."""
     # The engine is imported here, not at the top: every other hook runs in a process of its
     # own (PEP 517 frontends), and importing the engine costs more than those hooks do.
-    from ._engine import process_wheel
+    from ._process import process_wheel
     from ._report import render_strip
 
     config = _config(config_settings)
@@ -109,8 +109,7 @@ def build_wheel(wheel_directory: str, config_settings: Settings = None, metadata
     name = inner.build_wheel(wheel_directory, foreign_settings(config_settings), metadata_directory)
     report = process_wheel(Path(wheel_directory) / name, config)
     print(render_strip(report), file=sys.stderr)
-    assert report.output is not None
-    return Path(report.output).name
+    return Path(report.output or name).name
 
 
 @_reports_errors

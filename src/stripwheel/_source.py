@@ -1,51 +1,27 @@
-"""Zip in and zip out: the only module that opens wheel archives.
-
-Reading checks the archive against its RECORD before anything is written; writing copies
-unchanged members as raw compressed bytes with their original ``ZipInfo`` and writes each
-new member from a stream whose CRC, sizes and hash are known before its local header.
-"""
+"""The input wheel: opened, its structure and RECORD checked before anything is written, and
+each member's contents streamed and checked against RECORD as they are read."""
 
 from __future__ import annotations
 
+import hashlib
 import os
-import struct
-import tempfile
-import threading
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO, Protocol
+from types import TracebackType
+from typing import BinaryIO
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from . import _deflate, _record
 from ._errors import WheelError
-from ._record import Row
+from ._record import SIGNATURES, Row
+from ._zip import CHUNK, FLAG_ENCRYPTED, LOCAL, LOCAL_EXTRA_LEN, LOCAL_MAGIC, LOCAL_NAME_LEN, pread
 
-CHUNK = 1 << 20
-#: Members of the RECORD family that are not listed in RECORD itself.
-SIGNATURES = ("RECORD.jws", "RECORD.p7s")
-_LOCAL = struct.Struct("<4s5H3L2H")
-_CENTRAL = struct.Struct("<4s6H3L5H2L")
-_END = struct.Struct("<4s4H2LH")
-_END64 = struct.Struct("<4sQ2H2L4Q")
-_LOCATOR64 = struct.Struct("<4sLQL")
-_FLAG_ENCRYPTED = 0x1
-_FLAG_DESCRIPTOR = 0x8
-_FLAG_UTF8 = 0x800
-_U32 = 0xFFFFFFFF
-_SEEK_LOCK = threading.Lock()
-
-
-def pread(file: IO[bytes], size: int, offset: int) -> bytes:
-    """Read at an offset without disturbing other readers of the same file (threads)."""
-    if hasattr(os, "pread"):
-        return os.pread(file.fileno(), size, offset)
-    with _SEEK_LOCK:  # Windows has no pread
-        file.seek(offset)
-        return file.read(size)
+#: RECORD larger than this is not a RECORD.
+MAX_RECORD = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -65,7 +41,7 @@ class Member:
         return self.info.filename.endswith("/")
 
 
-class WheelReader:
+class WheelSource:
     """An opened input wheel whose structure and RECORD rows have been checked.
 
     Member *contents* are checked against RECORD while they are streamed (``inflate``),
@@ -125,7 +101,7 @@ class WheelReader:
             raise WheelError(self.label, "unsafe path (absolute, '..' or backslash)", name)
         if any(c in name for c in _record.LINE_BREAKS):
             raise WheelError(self.label, "name contains a line break that RECORD cannot carry", name)
-        if info.flag_bits & _FLAG_ENCRYPTED:
+        if info.flag_bits & FLAG_ENCRYPTED:
             raise WheelError(self.label, "encrypted member", name)
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
             raise WheelError(self.label, f"compression method {info.compress_type} is not allowed in a wheel", name)
@@ -147,7 +123,7 @@ class WheelReader:
 
     def _read_record(self, infos: list[zipfile.ZipInfo], record_name: str) -> list[Row]:
         info = next(i for i in infos if i.filename == record_name)
-        if info.file_size > 64 << 20:
+        if info.file_size > MAX_RECORD:
             raise WheelError(self.label, "RECORD is implausibly large", record_name)
         member = Member(info, self._data_offset(info), None)
         data = b"".join(self.inflate(member))
@@ -192,12 +168,12 @@ class WheelReader:
         return members
 
     def _data_offset(self, info: zipfile.ZipInfo) -> int:
-        header = pread(self._file, _LOCAL.size, info.header_offset)
-        if len(header) != _LOCAL.size or header[:4] != b"PK\x03\x04":
+        header = pread(self._file, LOCAL.size, info.header_offset)
+        if len(header) != LOCAL.size or header[:4] != LOCAL_MAGIC:
             raise WheelError(self.label, "bad local header (truncated archive?)", info.filename)
-        fields = _LOCAL.unpack(header)
-        name_len, extra_len = fields[9], fields[10]
-        offset: int = info.header_offset + _LOCAL.size + name_len + extra_len
+        fields = LOCAL.unpack(header)
+        name_len, extra_len = fields[LOCAL_NAME_LEN], fields[LOCAL_EXTRA_LEN]
+        offset: int = info.header_offset + LOCAL.size + name_len + extra_len
         if offset + info.compress_size > self.size:
             raise WheelError(self.label, "member data runs past the end of the archive", info.filename)
         return offset
@@ -265,176 +241,85 @@ class WheelReader:
         if crc != info.CRC:
             raise WheelError(self.label, "CRC-32 mismatch (corrupt member)", member.name)
 
+    def head(self, member: Member, size: int) -> bytes:
+        """The first ``size`` bytes of the member's contents (fewer if it is shorter), inflating
+        no more than it takes: enough for the plan to recognise a binary by its magic."""
+        info = member.info
+        if info.compress_type == zipfile.ZIP_STORED:
+            return b"".join(self.raw(member, 0, min(size, info.compress_size)))
+        inflater = zlib.decompressobj(-15)
+        out = b""
+        offset = 0
+        try:
+            while len(out) < size and offset < info.compress_size and not inflater.eof:
+                step = min(HEAD_STEP, info.compress_size - offset)
+                # Input is left unconsumed only once ``size`` bytes are out, which ends the loop.
+                out += inflater.decompress(b"".join(self.raw(member, offset, step)), size - len(out))
+                offset += step
+        except zlib.error:
+            return b""  # the full read reports the corruption, with the member's name
+        return out[:size]
+
+    def open(self, member: Member, boundaries: list[_deflate.Boundary] | None = None) -> Verified:
+        """The member's contents as a stream checked against its CRC, size and RECORD hash.
+
+        Use it as a context manager: leaving the block normally reads whatever the consumer
+        left unread, so every member is checked in full whatever is done with it.
+        """
+        return Verified(self, member, boundaries)
+
     def close(self) -> None:
         self._file.close()
 
-    def __enter__(self) -> WheelReader:
+    def __enter__(self) -> WheelSource:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
 
-# --- writing
+#: Compressed bytes read per step when peeking at a member's first bytes.
+HEAD_STEP = 4096
 
 
-@dataclass(frozen=True)
-class Payload:
-    """Stored bytes of one output member, with what its headers need."""
+class Verified:
+    """One member's contents, read once, checked against RECORD when fully read."""
 
-    compress_type: int
-    crc: int
-    compress_size: int
-    file_size: int
-    chunks: Iterable[bytes]
+    def __init__(self, source: WheelSource, member: Member, boundaries: list[_deflate.Boundary] | None) -> None:
+        self.member = member
+        self._label = source.label
+        self._chunks = source.inflate(member, boundaries)
+        row = member.row
+        # RECORD's own row and the signature files have no hash: the CRC check is theirs.
+        self._hasher = hashlib.new(row.algorithm) if row is not None and row.algorithm is not None else None
+        self._done = False
 
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._chunks:
+            if self._hasher is not None:
+                self._hasher.update(chunk)
+            yield chunk
+        self._check()
 
-class Sink(Protocol):
-    """Where the zip writer puts bytes: a file, or a counter for ``--dry-run``."""
+    def read(self) -> bytes:
+        """All of the (remaining) contents."""
+        return b"".join(self)
 
-    def write(self, data: bytes, /) -> int: ...
+    def finish(self) -> None:
+        """Read what is left and check the whole member."""
+        if not self._done:
+            for _ in self:
+                pass
 
+    def _check(self) -> None:
+        self._done = True
+        row = self.member.row
+        if self._hasher is not None and row is not None and _record.encode_digest(self._hasher.digest()) != row.digest:
+            raise WheelError(self._label, f"{row.algorithm} hash does not match RECORD", self.member.name)
 
-class ZipWriter:
-    """A minimal, deterministic zip writer (Zip64 where sizes, offsets or counts need it)."""
+    def __enter__(self) -> Verified:
+        return self
 
-    def __init__(self, sink: Sink) -> None:
-        self._sink = sink
-        self._offset = 0
-        self._central: list[bytes] = []
-
-    def _write(self, data: bytes) -> None:
-        self._sink.write(data)
-        self._offset += len(data)
-
-    def add(self, template: zipfile.ZipInfo, payload: Payload) -> None:
-        """Write one member: name, time, attributes and comment from ``template``."""
-        name = template.filename.encode("utf-8")
-        flags = template.flag_bits & ~(_FLAG_DESCRIPTOR | _FLAG_ENCRYPTED)
-        if not template.filename.isascii():
-            flags |= _FLAG_UTF8
-        extra = _strip_zip64(template.extra)
-        dos_time, dos_date = _dos_datetime(template.date_time)
-        header_offset = self._offset
-        big_sizes = payload.file_size >= _U32 or payload.compress_size >= _U32
-        version = max(template.extract_version, 45 if big_sizes or header_offset >= _U32 else 20)
-        local_extra = extra
-        if big_sizes:
-            local_extra = struct.pack("<2H2Q", 1, 16, payload.file_size, payload.compress_size) + extra
-        self._write(
-            _LOCAL.pack(
-                b"PK\x03\x04",
-                version,
-                flags,
-                payload.compress_type,
-                dos_time,
-                dos_date,
-                payload.crc,
-                _U32 if big_sizes else payload.compress_size,
-                _U32 if big_sizes else payload.file_size,
-                len(name),
-                len(local_extra),
-            )
-            + name
-            + local_extra
-        )
-        written = 0
-        for chunk in payload.chunks:
-            self._write(chunk)
-            written += len(chunk)
-        if written != payload.compress_size:
-            raise RuntimeError(f"{template.filename}: wrote {written} bytes, expected {payload.compress_size}")
-        zip64: list[int] = []
-        usize, csize, offset = payload.file_size, payload.compress_size, header_offset
-        if usize >= _U32:
-            zip64.append(usize)
-            usize = _U32
-        if csize >= _U32:
-            zip64.append(csize)
-            csize = _U32
-        if offset >= _U32:
-            zip64.append(offset)
-            offset = _U32
-        central_extra = extra
-        if zip64:
-            central_extra = struct.pack(f"<2H{len(zip64)}Q", 1, 8 * len(zip64), *zip64) + extra
-        comment = template.comment
-        self._central.append(
-            _CENTRAL.pack(
-                b"PK\x01\x02",
-                template.create_version | (template.create_system << 8),
-                version,
-                flags,
-                payload.compress_type,
-                dos_time,
-                dos_date,
-                payload.crc,
-                csize,
-                usize,
-                len(name),
-                len(central_extra),
-                len(comment),
-                0,
-                template.internal_attr,
-                template.external_attr,
-                offset,
-            )
-            + name
-            + central_extra
-            + comment
-        )
-
-    def close(self, comment: bytes = b"") -> None:
-        """Write the central directory and the end records."""
-        start = self._offset
-        for entry in self._central:
-            self._write(entry)
-        size = self._offset - start
-        count = len(self._central)
-        if count >= 0xFFFF or start >= _U32 or size >= _U32:
-            end64 = self._offset
-            self._write(_END64.pack(b"PK\x06\x06", _END64.size - 12, 45, 45, 0, 0, count, count, size, start))
-            self._write(_LOCATOR64.pack(b"PK\x06\x07", 0, end64, 1))
-            self._write(_END.pack(b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, _U32, _U32, len(comment)) + comment)
-        else:
-            self._write(_END.pack(b"PK\x05\x06", 0, 0, count, count, size, start, len(comment)) + comment)
-
-
-def _strip_zip64(extra: bytes) -> bytes:
-    """The extra field without its Zip64 record (rewritten as the output needs)."""
-    out = bytearray()
-    i = 0
-    while i + 4 <= len(extra):
-        tag, size = struct.unpack_from("<2H", extra, i)
-        if tag != 1:
-            out += extra[i : i + 4 + size]
-        i += 4 + size
-    return bytes(out)
-
-
-def _dos_datetime(dt: tuple[int, int, int, int, int, int]) -> tuple[int, int]:
-    year, month, day, hour, minute, second = dt
-    year = min(max(year, 1980), 2107)
-    return (hour << 11) | (minute << 5) | (second // 2), ((year - 1980) << 9) | (month << 5) | day
-
-
-class CountingSink:
-    """A write-only sink that keeps nothing: ``--dry-run`` still learns every size."""
-
-    def __init__(self) -> None:
-        self.size = 0
-
-    def write(self, data: bytes) -> int:
-        self.size += len(data)
-        return len(data)
-
-
-def atomic_output(target: Path, mode: int | None) -> tuple[IO[bytes], Path]:
-    """A temporary file beside ``target``, to be renamed over it once complete."""
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    if mode is None:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    os.chmod(name, mode & 0o7777)
-    return os.fdopen(fd, "wb"), Path(name)
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if kind is None:
+            self.finish()

@@ -1,0 +1,225 @@
+"""Encoding rewritten members for the zip: holding a member's contents (memory or a temporary
+file), deflating new bytes on the pool, and reusing the input's compressed blocks for the
+unchanged image of a stripped binary (see ``_deflate``)."""
+
+from __future__ import annotations
+
+import hashlib
+import mmap
+import tempfile
+import zlib
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import IO, Optional
+
+from . import _deflate, _record, binaries
+from ._source import Member, WheelSource
+from ._zip import CHUNK, pread
+
+#: Members up to this size are held in memory; larger ones are spooled to a temporary file.
+IN_MEMORY = 32 << 20
+
+
+class Blob:
+    """A member's inflated contents: bytes when small, a temporary file when large.
+
+    Rewriters parse ``buf`` (bytes, or an mmap touched only where headers lie); bulk copies
+    go through ``read`` (``pread``), so a 400 MB library never sits in memory.
+    """
+
+    def __init__(self, chunks: Iterable[bytes], size: int) -> None:
+        self.size = size
+        self._file: Optional[IO[bytes]] = None
+        self._map: Optional[mmap.mmap] = None
+        if size <= IN_MEMORY:
+            self.buf: binaries.Buffer = b"".join(chunks)
+            return
+        self._file = tempfile.TemporaryFile()
+        for chunk in chunks:
+            self._file.write(chunk)
+        self._file.flush()
+        self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
+        self.buf = self._map
+
+    def read(self, offset: int, length: int) -> Iterator[bytes]:
+        if self._file is None:
+            view = memoryview(self.buf)
+            for start in range(offset, offset + length, CHUNK):
+                yield bytes(view[start : min(start + CHUNK, offset + length)])
+            return
+        end = offset + length
+        while offset < end:
+            chunk = pread(self._file, min(CHUNK, end - offset), offset)
+            if not chunk:
+                raise OSError("temporary file truncated")
+            offset += len(chunk)
+            yield chunk
+
+    def pieces(self, result: binaries.Stripped) -> Iterator[bytes]:
+        for piece in result.pieces:
+            if isinstance(piece, binaries.Copy):
+                yield from self.read(piece.offset, piece.length)
+            elif piece:
+                yield bytes(piece)
+
+    def close(self) -> None:
+        if self._map is not None:
+            self._map.close()
+        if self._file is not None:
+            self._file.close()
+
+
+class Encoded:
+    """A rewritten member ready for the zip writer: CRC, sizes, RECORD hash, stored bytes."""
+
+    crc: int
+    file_size: int
+    compress_size: int
+    digest: str
+
+    def chunks(self) -> Iterator[bytes]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class Spool(Encoded):
+    """Freshly deflated output, spooled to a temporary file when large."""
+
+    def __init__(self, chunks: Iterable[bytes], pool: Optional[ThreadPoolExecutor]) -> None:
+        self._file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=IN_MEMORY)
+        self.crc = self.file_size = self.compress_size = 0
+        hasher = hashlib.sha256()
+
+        def hashed() -> Iterator[bytes]:
+            for chunk in chunks:
+                hasher.update(chunk)
+                self.crc = zlib.crc32(chunk, self.crc)
+                self.file_size += len(chunk)
+                yield chunk
+
+        for data in _deflate.deflate_stream(hashed(), pool):
+            self._file.write(data)
+            self.compress_size += len(data)
+        self.digest = _record.encode_digest(hasher.digest())
+
+    def chunks(self) -> Iterator[bytes]:
+        self._file.seek(0)
+        while True:
+            chunk = self._file.read(CHUNK)
+            if not chunk:
+                break
+            yield chunk
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class Spliced(Encoded):
+    """New head and tail around the input member's own compressed middle (see ``_deflate``)."""
+
+    def __init__(
+        self, source: WheelSource, member: Member, splice: _deflate.Splice, before: bytes, after: bytes
+    ) -> None:
+        self._source = source
+        self._member = member
+        self._before = before
+        self._after = after
+        first, last = splice.start.bit // 8, splice.end.bit // 8
+        self._middle = (first + 1, last - first - 1)
+        self.compress_size = len(before) + self._middle[1] + len(after)
+        self.crc = self.file_size = 0
+        self.digest = ""
+
+    def chunks(self) -> Iterator[bytes]:
+        yield self._before
+        yield from self._source.raw(self._member, *self._middle)
+        yield self._after
+
+    def check(self, expected_crc: int, expected_size: int) -> bool:
+        """Inflate the spliced stream in full; take its CRC and hash only if it gives exactly
+        the intended bytes."""
+        inflater = zlib.decompressobj(-15)
+        hasher = hashlib.sha256()
+        crc = size = 0
+        try:
+            for chunk in self.chunks():
+                while chunk:
+                    out = inflater.decompress(chunk, CHUNK)
+                    chunk = inflater.unconsumed_tail
+                    size += len(out)
+                    if size > expected_size:
+                        return False
+                    hasher.update(out)
+                    crc = zlib.crc32(out, crc)
+            out = inflater.flush()
+        except zlib.error:
+            return False
+        size += len(out)
+        crc = zlib.crc32(out, crc)
+        hasher.update(out)
+        if not inflater.eof or inflater.unused_data or size != expected_size or crc != expected_crc:
+            return False
+        self.crc, self.file_size = crc, size
+        self.digest = _record.encode_digest(hasher.digest())
+        return True
+
+
+def _identical_run(result: binaries.Stripped) -> tuple[int, int]:
+    """The longest output range made of input bytes at their own offsets."""
+    best = (0, 0)
+    position = 0
+    run_start: Optional[int] = None
+    for piece in result.pieces:
+        length = piece.length if isinstance(piece, binaries.Copy) else len(piece)
+        if isinstance(piece, binaries.Copy) and piece.offset == position:
+            if run_start is None:
+                run_start = position
+        else:
+            run_start = None
+        position += length
+        if run_start is not None and position - run_start > best[1] - best[0]:
+            best = (run_start, position)
+    return best
+
+
+def _output_range(blob: Blob, result: binaries.Stripped, start: int, end: int) -> Iterator[bytes]:
+    """Output bytes ``[start, end)`` of a stripped file."""
+    position = 0
+    for piece in result.pieces:
+        length = piece.length if isinstance(piece, binaries.Copy) else len(piece)
+        low, high = max(start, position), min(end, position + length)
+        if low < high:
+            if isinstance(piece, binaries.Copy):
+                yield from blob.read(piece.offset + low - position, high - low)
+            else:
+                yield bytes(piece[low - position : high - position])
+        position += length
+
+
+def encode(
+    source: WheelSource,
+    member: Member,
+    blob: Blob,
+    result: binaries.Stripped,
+    boundaries: list[_deflate.Boundary],
+    pool: Optional[ThreadPoolExecutor],
+) -> Encoded:
+    """Deflate the output, reusing the input's compressed blocks where they still fit."""
+    splice = _deflate.plan_splice(boundaries, _identical_run(result))
+    if splice is not None:
+        first, last = (b"".join(source.raw(member, bit // 8, 1)) for bit in (splice.start.bit, splice.end.bit))
+        head = b"".join(_deflate.deflate_stream(_output_range(blob, result, 0, splice.start.offset), pool, final=False))
+        window = b"".join(blob.read(splice.end.offset - _deflate.WINDOW, _deflate.WINDOW))
+        tail = b"".join(
+            _deflate.deflate_stream(_output_range(blob, result, splice.end.offset, result.size), pool, window)
+        )
+        before, after = _deflate.spliced_parts(splice, head, first[0], last[0], tail)
+        spliced = Spliced(source, member, splice, before, after)
+        expected_crc = 0
+        for chunk in blob.pieces(result):
+            expected_crc = zlib.crc32(chunk, expected_crc)
+        if spliced.check(expected_crc, result.size):
+            return spliced
+    return Spool(blob.pieces(result), pool)

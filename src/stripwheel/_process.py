@@ -1,0 +1,285 @@
+"""The executor: a wheel in, its plan carried out member by member, the result written and
+reported. Every member's contents are read through one checked stream, whatever its step."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+from . import _bytecode, _deflate, _transform, binaries
+from ._config import Config
+from ._destination import AtomicFile, WheelDestination
+from ._encode import Blob, Encoded, Spool, encode
+from ._errors import WheelError
+from ._plan import MIN_BINARY, Entry, Plan, Step, Wheel, plan
+from ._report import BinaryReport, WheelReport
+from ._source import Member, WheelSource
+from ._zip import CountingSink
+
+WORKERS = max(1, min(4, os.cpu_count() or 1))
+#: Members smaller than this are processed inline: a thread hand-off would cost more.
+INLINE_BELOW = 1 << 20
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Outcome:
+    """What carrying out one step produced, for the writer."""
+
+    step: Step
+    member: Member
+    #: new contents (``strip`` that shrank the binary, ``retag``)
+    encoded: Optional[Encoded] = None
+    binary: Optional[BinaryReport] = None
+    warning: Optional[str] = None
+
+    def close(self) -> None:
+        if self.encoded is not None:
+            self.encoded.close()
+
+
+class _Run:
+    """One wheel's processing: the source, the options, the compiled bytecode, the pools."""
+
+    def __init__(self, source: WheelSource, config: Config, pool: ThreadPoolExecutor) -> None:
+        self.source = source
+        self.config = config
+        self.pool = pool
+        self.members = {m.name: m for m in source.members}
+        self.tags, self.warnings = _transform.sourceless_tags(source.tags, config, source.label)
+        data_dir = next((d for d in source.top_level if d.endswith(".data")), "")
+        wheel = Wheel(
+            source.dist_info, source.record_name, data_dir, sys.implementation.cache_tag, self.tags is not None
+        )
+        self.plan: Plan = plan(self._entries(), config, wheel)
+        self.compiled = _transform.compile_modules(source, self.plan.compiled, config)
+
+    def _entries(self) -> list[Entry]:
+        looking = self.config.strip != "none"
+        return [
+            Entry(
+                m.name,
+                m.info.file_size,
+                self.source.head(m, binaries.HEAD) if looking and m.info.file_size >= MIN_BINARY else b"",
+            )
+            for m in self.source.members
+        ]
+
+    def carry_out(self, step: Step) -> Outcome:
+        """Everything for one step short of writing: read, check, transform, encode."""
+        member = self.members[step.name]
+        if step.action == "compile":
+            return Outcome(step, member)  # read and checked by compile_modules already
+        if step.action == "strip" and step.format is not None:
+            return self._strip(step, step.format, member)
+        with self.source.open(member) as stream:  # leaving the block reads and checks the rest
+            if step.action == "retag" and self.tags is not None:
+                text = stream.read().decode("utf-8")
+                new = _bytecode.retagged_wheel_metadata(text, self.tags).encode()
+                return Outcome(step, member, encoded=Spool([new], None))
+        if step.why == "signature":
+            warning = f"removed {step.name}: it signs the old RECORD and would no longer verify"
+            return Outcome(step, member, warning=warning)
+        return Outcome(step, member)
+
+    def _strip(self, step: Step, fmt: binaries.Format, member: Member) -> Outcome:
+        info = member.info
+        boundaries: list[_deflate.Boundary] = []
+        index = info.file_size >= _deflate.MIN_REUSE + _deflate.WINDOW
+        with self.source.open(member, boundaries if index else None) as stream:
+            blob = Blob(stream, info.file_size)
+        try:
+            done = _transform.strip_binary(fmt, blob, self.config)
+            result = done.result
+            warning = f"{member.name}: not verified: {done.unverified}" if done.unverified else None
+            if isinstance(result, binaries.Unchanged):
+                return Outcome(step, member, binary=_unchanged(member, fmt, done.arch, result.reason), warning=warning)
+            encoded = encode(self.source, member, blob, result, boundaries, self.pool)
+        finally:
+            blob.close()
+        if encoded.file_size != result.size:
+            encoded.close()
+            raise WheelError(self.source.label, "rewriter produced a wrong size (internal error)", member.name)
+        if encoded.compress_size > info.compress_size:
+            # Invariant: no member is stored larger than it came (symbols deflate well, and a
+            # rewritten table can deflate worse than the original one).
+            grown = encoded.compress_size
+            encoded.close()
+            reason = f"kept the original: stripped, it would be stored larger ({info.compress_size} -> {grown} B)"
+            return Outcome(step, member, binary=_unchanged(member, fmt, done.arch, reason), warning=warning)
+        report = BinaryReport(
+            member.name,
+            fmt,
+            done.arch,
+            "stripped",
+            None,
+            info.file_size,
+            encoded.file_size,
+            info.compress_size,
+            encoded.compress_size,
+            list(result.removed),
+            done.verified,
+        )
+        return Outcome(step, member, encoded=encoded, binary=report, warning=warning)
+
+    def write(self, destination: WheelDestination, report: WheelReport, progress: Optional[Progress]) -> None:
+        """Carry out the plan into ``destination``, filling ``report``."""
+        done = 0
+        for outcome in _ordered(self.pool, self, list(self.plan.steps)):
+            step, member = outcome.step, outcome.member
+            done += member.info.file_size
+            if progress is not None:
+                progress(done, self.source.total_size)
+            if outcome.binary is not None:
+                report.binaries.append(outcome.binary)
+            if outcome.warning is not None:
+                report.warnings.append(outcome.warning)
+            if outcome.encoded is not None:
+                destination.replace(member, outcome.encoded)
+            elif step.action == "drop":
+                destination.drop(member)
+                if step.why in ("bytecode", "superseded"):
+                    report.bytecode_removed.append(step.name)
+                elif step.why == "signature":
+                    report.removed.append(step.name)
+            elif step.action == "compile":
+                if step.keep_source:
+                    destination.copy(member)
+                else:
+                    destination.drop(member)
+                for name, data in zip(step.adds, self.compiled[step.name]):
+                    destination.add(name, data, member.info.date_time)
+                    report.bytecode_added.append(name)
+            else:
+                destination.copy(member)
+        destination.close()
+
+
+def _unchanged(member: Member, fmt: binaries.Format, arch: str, reason: str) -> BinaryReport:
+    info = member.info
+    size, stored = info.file_size, info.compress_size
+    return BinaryReport(member.name, fmt, arch, "unchanged", reason, size, size, stored, stored)
+
+
+def _ordered(pool: ThreadPoolExecutor, run: _Run, steps: list[Step]) -> Iterator[Outcome]:
+    """Outcomes in ``steps`` order. Large members run ahead on the pool, a few at a time
+    (bounded memory); small ones are cheaper to do inline than to hand to a thread."""
+    pending: deque[Future[Outcome] | Step] = deque()
+    queue = iter(steps)
+    running = 0
+    exhausted = False
+
+    def top_up() -> None:
+        nonlocal running, exhausted
+        while not exhausted and running < WORKERS * 2 and len(pending) < 4096:
+            step = next(queue, None)
+            if step is None:
+                exhausted = True
+            elif run.members[step.name].info.file_size >= INLINE_BELOW:
+                pending.append(pool.submit(run.carry_out, step))
+                running += 1
+            else:
+                pending.append(step)
+
+    try:
+        while True:
+            top_up()
+            if not pending:
+                break
+            item = pending.popleft()
+            if isinstance(item, Step):
+                outcome = run.carry_out(item)
+            else:
+                running -= 1
+                outcome = item.result()
+            try:
+                yield outcome
+            finally:
+                outcome.close()
+    finally:
+        # On an error, wait for what is already running and free what it spooled.
+        for item in pending:
+            if isinstance(item, Future) and not item.cancel() and item.exception() is None:
+                item.result().close()
+
+
+def process_wheel(
+    wheel: Path,
+    config: Config,
+    *,
+    output_dir: Optional[Path] = None,
+    dry_run: bool = False,
+    progress: Optional[Progress] = None,
+) -> WheelReport:
+    """Post-process one wheel per ``config``.
+
+    Writes in place (atomically) or into ``output_dir``, under the retagged name when
+    sourceless bytecode changes the tags; with ``dry_run`` writes nothing and reports what
+    would change. Raises :class:`StripwheelError` (the input is then untouched).
+    """
+    started = time.perf_counter()
+    if config.verify:
+        from . import _verify
+
+        _verify.require()
+    wheel = Path(wheel)
+    with WheelSource(wheel) as source, ThreadPoolExecutor(WORKERS) as pool:
+        run = _Run(source, config, pool)
+        name = _bytecode.retagged_name(wheel.name, run.tags) if run.tags else wheel.name
+        target = (Path(output_dir) if output_dir is not None else wheel.parent) / name
+        report = WheelReport(
+            wheel=str(wheel),
+            output=None if dry_run else str(target),
+            dry_run=dry_run,
+            wheel_size_before=source.size,
+            installed_size_before=source.total_size,
+        )
+        report.warnings.extend(run.warnings)
+        if dry_run:
+            sink = CountingSink()
+            destination = WheelDestination(sink, source)
+            run.write(destination, report, progress)
+            report.wheel_size_after = sink.size
+        else:
+            destination = _write_file(run, wheel, target, report, progress)
+        report.changed = destination.changed
+        report.installed_size_after = destination.installed_size
+        if not report.changed:
+            report.wheel_size_after = source.size
+            report.installed_size_after = source.total_size
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _write_file(
+    run: _Run, wheel: Path, target: Path, report: WheelReport, progress: Optional[Progress]
+) -> WheelDestination:
+    """Write through a temporary file beside ``target``, renamed over it once complete; an
+    unchanged wheel is not rewritten in place (``-w DIR`` gets a copy)."""
+    output = AtomicFile(target, os.stat(wheel).st_mode)
+    try:
+        destination = WheelDestination(output, run.source)
+        run.write(destination, report, progress)
+        if not destination.changed and target == wheel:
+            output.discard()
+        else:
+            if not destination.changed:
+                output.file.seek(0)
+                output.file.truncate()
+                output.copy_from(wheel)
+            output.commit()
+            if destination.changed and target.name != wheel.name and target.parent.resolve() == wheel.parent.resolve():
+                wheel.unlink()  # retagged in place: the old name must not linger beside the new
+    except BaseException:
+        output.discard()
+        raise
+    report.wheel_size_after = target.stat().st_size
+    return destination

@@ -1,0 +1,84 @@
+"""Transforms of member contents: strip a binary (and have LIEF check it when asked), compile
+the wheel's modules, decide the tags of sourceless bytecode. No archive is written here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Optional
+
+from packaging.tags import Tag
+
+from . import _bytecode, binaries
+from ._config import Config
+from ._encode import Blob
+from ._plan import Step
+from ._source import WheelSource
+
+
+@dataclass(frozen=True)
+class Stripping:
+    """What stripping one binary gave."""
+
+    result: binaries.Result
+    arch: str
+    #: LIEF read both files and found the same dynamic interface (``verify``)
+    verified: bool = False
+    #: why LIEF could not give a verdict, when it could not
+    unverified: Optional[str] = None
+
+
+def strip_binary(fmt: binaries.Format, blob: Blob, config: Config) -> Stripping:
+    """Strip at the configured level; a malformed binary is left as it is, with the reason."""
+    level: binaries.Level = "debug" if config.strip == "debug" else "all"
+    try:
+        result: binaries.Result = binaries.strip(fmt, blob.buf, level)
+    except binaries.BinaryError as exc:
+        result = binaries.Unchanged(f"left as is: {exc}")
+    try:
+        arch = binaries.arch(fmt, blob.buf)
+    except binaries.BinaryError:
+        arch = ""
+    if not isinstance(result, binaries.Stripped) or not config.verify:
+        return Stripping(result, arch)
+    from . import _verify  # LIEF is optional and slow to import
+
+    verdict = _verify.compare(fmt, blob.read(0, blob.size), blob.pieces(result))
+    if verdict.difference is not None:
+        kept = binaries.Unchanged(f"kept the original: verification found {verdict.difference}")
+        return Stripping(kept, arch)
+    return Stripping(result, arch, verified=verdict.unverified is None, unverified=verdict.unverified)
+
+
+def sourceless_tags(tags: Iterable[Tag], config: Config, label: str) -> tuple[Optional[list[Tag]], list[str]]:
+    """The wheel's new tags when sourceless bytecode changes them (else None), and warnings."""
+    if config.bytecode != "compile":
+        return None, []
+    tags = list(tags)
+    if config.sourceless:
+        new = _bytecode.sourceless_tags(tags, label)
+        return (new if set(new) != set(tags) else None), []
+    if _bytecode.admits_others(tags):
+        interpreter, _ = _bytecode.running_interpreter()
+        warning = (
+            f"bytecode compiled for {interpreter} only: the wheel's tags admit other "
+            "interpreters, which will compile the sources themselves"
+        )
+        return None, [warning]
+    return None, []
+
+
+def compile_modules(source: WheelSource, steps: list[Step], config: Config) -> dict[str, list[bytes]]:
+    """The bytecode of every ``compile`` step, compiled together in one fresh interpreter.
+
+    This reads (and so checks against RECORD) each source member: the writer later copies
+    those members raw without reading them again.
+    """
+    members = {m.name: m for m in source.members}
+    sources = []
+    for step in steps:
+        member = members[step.name]
+        with source.open(member) as stream:
+            data = stream.read()
+        sources.append(_bytecode.Source(step.name, step.installed, data, member.info.date_time))
+    return _bytecode.compile_sources(sources, config, source.label)
