@@ -7,12 +7,16 @@ from pathlib import Path
 import pytest
 
 from stripwheel._config import (
+    CHECKS,
+    KEYS,
+    OPTIONS,
     Config,
     Layer,
     Selector,
     compile_glob,
     foreign_settings,
     hook_layer,
+    options_table,
     pyproject_layer,
     resolve,
     settings_layer,
@@ -133,3 +137,24 @@ def test_globs(glob: str, matches: list[str], misses: list[str]) -> None:
 def test_selector() -> None:
     select = Selector.from_config(Config(include=("pkg/**",), exclude=("*.a",)))
     assert select("pkg/x.so") and not select("pkg/x.a") and not select("other/x.so")
+
+
+def test_readme_options_table_is_current() -> None:
+    """The README's options table is the one ``Config`` generates: a stale table fails here."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert options_table() in readme
+
+
+def test_every_option_has_a_check_and_a_flag_or_a_reason() -> None:
+    """One options model: the checks, the CLI flags and the README cover the same keys."""
+    from stripwheel._cli import _cli_layer, _parser
+
+    assert set(CHECKS) == set(KEYS)
+    sample = {"choice": None, "bool": [], "levels": ["1"], "globs": ["x/**"], "text": ["v"]}
+    for option in OPTIONS:
+        if not option.cli:
+            continue
+        value = sample[option.kind]
+        argv = ["strip", f"--{option.key}", *([option.default] if value is None else value), "w.whl"]
+        assert option.key in _cli_layer(_parser("stripwheel").parse_args(argv)).values, option.key
+    assert {o.key for o in OPTIONS if not o.cli} == {"backend", "backend-path"}  # the wrapper's own
