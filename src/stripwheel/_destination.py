@@ -41,14 +41,15 @@ class WheelDestination:
         #: the sum of the written members' uncompressed sizes
         self.installed_size = 0
 
-    def copy(self, member: Member) -> None:
-        """The member as it is in the input."""
+    def copy(self, member: Member) -> Optional[Row]:
+        """The member as it is in the input; its row stays as it was."""
         info = member.info
         self.installed_size += info.file_size
         self._write(
             info,
             lambda: Payload(info.compress_type, info.CRC, info.compress_size, info.file_size, self._source.raw(member)),
         )
+        return member.row
 
     def replace(self, member: Member, encoded: Encoded) -> Row:
         """New contents for an input member, under its own name, time and permissions."""
