@@ -23,7 +23,7 @@ from ._config import (
     resolve,
 )
 from ._errors import ConfigError, StripwheelError
-from ._report import render_inspect, render_strip, to_json
+from ._report import render_inspect, render_strip, render_tree_inspect, render_tree_strip, to_json
 
 if TYPE_CHECKING:
     from ._process import Progress
@@ -53,11 +53,11 @@ def _parser(prog: str) -> argparse.ArgumentParser:
             _add_option(strip, option)
     strip.add_argument("--dry-run", action="store_true", help="write nothing; report what would change")
     strip.add_argument("--json", action="store_true", help="print a machine-readable report on stdout")
-    strip.add_argument("wheels", nargs="+", metavar="WHEEL", type=Path)
+    strip.add_argument("paths", nargs="+", metavar="PATH", type=Path, help="wheel files and directories")
 
     inspect = commands.add_parser("inspect", help="list the binaries and bytecode in wheels")
     inspect.add_argument("--json", action="store_true", help="print a machine-readable report on stdout")
-    inspect.add_argument("wheels", nargs="+", metavar="WHEEL", type=Path)
+    inspect.add_argument("paths", nargs="+", metavar="PATH", type=Path, help="wheel files and directories")
     return parser
 
 
@@ -130,39 +130,71 @@ def main(argv: Optional[Sequence[str]] = None, prog: str = "stripwheel") -> int:
         return EXIT_USAGE
     reports: list[Any] = []
     failures: list[dict[str, str]] = []
-    for wheel in args.wheels:
+    for path in args.paths:
         try:
-            reports.append(_one(args, config, wheel))
+            reports.append(_one(args, config, path))
         except KeyboardInterrupt:
             print(f"{prog}: interrupted", file=err)
             return 130
         except Exception as exc:  # the one error boundary: one line each, never a traceback
             if not isinstance(exc, StripwheelError) and os.environ.get("STRIPWHEEL_DEBUG"):
                 raise
-            message = str(exc) if isinstance(exc, StripwheelError) else f"{wheel.name}: internal error: {exc!r}"
-            failures.append({"wheel": str(wheel), "error": message})
+            message = str(exc) if isinstance(exc, StripwheelError) else f"{path.name}: internal error: {exc!r}"
+            failures.append(_failure(path, message))
             print(f"{prog}: error: {message}", file=err)
+            continue
+        if getattr(reports[-1], "errors", None):  # a tree with files that could not be done
+            for line in reports[-1].errors:
+                print(f"{prog}: error: {line}", file=err)
+            failures.extend(_failure(path, line) for line in reports[-1].errors)
     if args.json:
         print(to_json(args.command, reports, failures))
     return EXIT_FAILED if failures else EXIT_OK
 
 
-def _one(args: argparse.Namespace, config: Config, wheel: Path) -> Any:
-    """Inspect or strip one wheel, printing its text report; returns the report."""
+def _failure(path: Path, message: str) -> dict[str, str]:
+    """A JSON error entry; ``wheel`` is kept for wheels, as JSON version 1 has it."""
+    return {"path": str(path), "error": message} | ({} if path.is_dir() else {"wheel": str(path)})
+
+
+def _one(args: argparse.Namespace, config: Config, path: Path) -> Any:
+    """Inspect or strip one wheel or directory, printing its text report; returns the report."""
     # The engine is imported only once there is work: ``--help`` and usage errors stay fast.
+    if path.is_dir():
+        return _tree(args, config, path)
     if args.command == "inspect":
         from ._inspect import inspect_wheel
 
-        result: Any = inspect_wheel(wheel)
+        result: Any = inspect_wheel(path)
         if not args.json:
             print(render_inspect(result))
         return result
     from ._process import process_wheel
 
     err = sys.stderr
-    progress = _progress(err, wheel.name)
-    result = process_wheel(wheel, config, output_dir=args.wheel_dir, dry_run=args.dry_run, progress=progress)
+    progress = _progress(err, path.name)
+    result = process_wheel(path, config, output_dir=args.wheel_dir, dry_run=args.dry_run, progress=progress)
     if progress is not None:
         err.write("\r\x1b[K")
     print(render_strip(result), file=err)
     return result
+
+
+def _tree(args: argparse.Namespace, config: Config, path: Path) -> Any:
+    """A directory: an installed tree, stripped in place or inspected."""
+    from ._process_tree import inspect_tree, process_tree
+
+    if args.command == "inspect":
+        listing = inspect_tree(path)
+        if not args.json:
+            print(render_tree_inspect(listing))
+        return listing
+    if args.wheel_dir is not None:
+        raise StripwheelError(f"{path}: -w/--wheel-dir is for wheels; a directory is stripped in place")
+    err = sys.stderr
+    progress = _progress(err, path.name or str(path))
+    report = process_tree(path, config, dry_run=args.dry_run, progress=progress)
+    if progress is not None:
+        err.write("\r\x1b[K")
+    print(render_tree_strip(report), file=err)
+    return report

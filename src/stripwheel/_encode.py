@@ -21,7 +21,8 @@ IN_MEMORY = 32 << 20
 
 
 class Blob:
-    """A member's inflated contents: bytes when small, a temporary file when large.
+    """A binary's contents: bytes when small, else a mapped file (a temporary one holding an
+    inflated member, or the file itself in an installed tree).
 
     Rewriters parse ``buf`` (bytes, or an mmap touched only where headers lie); bulk copies
     go through ``read`` (``pread``), so a 400 MB library never sits in memory.
@@ -41,6 +42,17 @@ class Blob:
         self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
         self.buf = self._map
 
+    @classmethod
+    def mapped(cls, file: IO[bytes], size: int) -> Blob:
+        """``file``'s contents without a copy, mapped read-only; the blob closes the file."""
+        blob = cls((), 0)
+        blob.size = size
+        blob._file = file
+        if size:
+            blob._map = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+            blob.buf = blob._map
+        return blob
+
     def read(self, offset: int, length: int) -> Iterator[bytes]:
         if self._file is None:
             view = memoryview(self.buf)
@@ -51,7 +63,7 @@ class Blob:
         while offset < end:
             chunk = pread(self._file, min(CHUNK, end - offset), offset)
             if not chunk:
-                raise OSError("temporary file truncated")
+                raise OSError("file truncated while it was read")
             offset += len(chunk)
             yield chunk
 

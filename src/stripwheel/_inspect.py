@@ -4,12 +4,13 @@ state of its bytecode. Reads and checks the wheel; writes nothing."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 from . import binaries
 from ._encode import Blob
 from ._plan import MIN_BINARY
 from ._report import BinaryView, InspectReport
-from ._source import Member, WheelSource
+from ._source import WheelSource
 
 
 def inspect_wheel(wheel: Path) -> InspectReport:
@@ -47,7 +48,7 @@ def inspect_wheel(wheel: Path) -> InspectReport:
                     continue
                 blob = Blob(stream, size)
             try:
-                report.binaries.append(_view(member, fmt, blob))
+                report.binaries.append(binary_view(member.name, fmt, blob, member.info.compress_size))
             finally:
                 blob.close()
         report.bytecode_tags = sorted(cache_tags)
@@ -55,33 +56,24 @@ def inspect_wheel(wheel: Path) -> InspectReport:
     return report
 
 
-def _view(member: Member, fmt: binaries.Format, blob: Blob) -> BinaryView:
-    size = member.info.file_size
+def binary_view(name: str, fmt: binaries.Format, blob: Blob, compressed_size: Optional[int]) -> BinaryView:
+    """One binary as ``inspect`` shows it (a wheel member or a file of a tree)."""
     try:
         info = binaries.inspect(fmt, blob.buf)
     except binaries.BinaryError as exc:
-        return BinaryView(
-            member.name,
-            fmt,
-            "",
-            "",
-            size,
-            member.info.compress_size,
-            {"all": 0, "debug": 0},
-            "none",
-            f"malformed: {exc}",
-        )
+        no_savings = {"all": 0, "debug": 0}
+        return BinaryView(name, fmt, "", "", blob.size, compressed_size, no_savings, "none", f"malformed: {exc}")
     slices = [
         {"arch": s.arch, "signature": s.signature, "strippable": dict(s.strippable), "note": s.note}
         for s in info.slices
     ]
     return BinaryView(
-        member.name,
+        name,
         info.format,
         info.arch,
         info.kind,
-        size,
-        member.info.compress_size,
+        blob.size,
+        compressed_size,
         dict(info.strippable),
         info.signature,
         info.note,

@@ -88,6 +88,8 @@ class _Run:
         if step.why == "signature":
             warning = f"removed {step.name}: it signs the old RECORD and would no longer verify"
             return Outcome(step, member, warning=warning)
+        if step.note:
+            return Outcome(step, member, binary=_unchanged(member, "archive", "", step.note))
         return Outcome(step, member)
 
     def _strip(self, step: Step, fmt: binaries.Format, member: Member) -> Outcome:
@@ -101,7 +103,8 @@ class _Run:
             result = done.result
             warning = f"{member.name}: not verified: {done.unverified}" if done.unverified else None
             if isinstance(result, binaries.Unchanged):
-                return Outcome(step, member, binary=_unchanged(member, fmt, done.arch, result.reason), warning=warning)
+                binary = _unchanged(member, fmt, done.arch, result.reason, clean=result.clean)
+                return Outcome(step, member, binary=binary, warning=warning)
             encoded = encode(self.source, member, blob, result, boundaries, self.pool)
         finally:
             blob.close()
@@ -163,10 +166,10 @@ class _Run:
         destination.close()
 
 
-def _unchanged(member: Member, fmt: binaries.Format, arch: str, reason: str) -> BinaryReport:
+def _unchanged(member: Member, fmt: str, arch: str, reason: str, clean: bool = False) -> BinaryReport:
     info = member.info
     size, stored = info.file_size, info.compress_size
-    return BinaryReport(member.name, fmt, arch, "unchanged", reason, size, size, stored, stored)
+    return BinaryReport(member.name, fmt, arch, "unchanged", reason, size, size, stored, stored, clean=clean)
 
 
 def _ordered(pool: ThreadPoolExecutor, run: _Run, steps: list[Step]) -> Iterator[Outcome]:

@@ -21,10 +21,13 @@ class BinaryReport:
     reason: Optional[str]
     size_before: int
     size_after: int
-    compressed_before: int
-    compressed_after: int
+    #: stored sizes inside the wheel (None for a file of an installed tree)
+    compressed_before: Optional[int]
+    compressed_after: Optional[int]
     removed: list[str] = field(default_factory=list)
     verified: bool = False  # stripped, and LIEF found the same dynamic interface (``verify``)
+    #: unchanged because there was nothing to strip (already stripped), not refused
+    clean: bool = False
 
 
 @dataclass
@@ -56,11 +59,14 @@ class BinaryView:
     arch: str
     kind: str
     size: int
-    compressed_size: int
+    #: stored size inside the wheel (None for a file of an installed tree)
+    compressed_size: Optional[int]
     strippable: dict[str, int]
     signature: str
     note: Optional[str]
     slices: list[dict[str, Any]] = field(default_factory=list)
+    #: the installed distribution whose RECORD lists the file (installed trees)
+    package: Optional[str] = None
 
 
 @dataclass
@@ -78,17 +84,48 @@ class InspectReport:
     sourceless: bool = False
 
 
+@dataclass
+class TreeReport:
+    """The outcome for one installed tree (a venv, a site-packages, a Python installation)."""
+
+    path: str
+    dry_run: bool
+    #: regular files looked at
+    files: int = 0
+    binaries: list[BinaryReport] = field(default_factory=list)
+    #: ``*.dist-info/RECORD`` files whose rows were brought up to date
+    records: list[str] = field(default_factory=list)
+    #: one line per file that could not be done (it was left as it was)
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass
+class TreeInspectReport:
+    """``inspect`` output for one installed tree: binaries largest-strippable first."""
+
+    path: str
+    files: int = 0
+    binaries: list[BinaryView] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def totals(self) -> dict[str, int]:
+        return {level: sum(b.strippable.get(level, 0) for b in self.binaries) for level in ("all", "debug")}
+
+
 def to_json(kind: str, reports: list[Any], failures: list[dict[str, str]]) -> str:
-    """The versioned machine-readable document printed by ``--json``."""
-    return json.dumps(
-        {
-            "stripwheel": JSON_VERSION,
-            "command": kind,
-            "wheels": [asdict(r) for r in reports],
-            "errors": failures,
-        },
-        indent=2,
-    )
+    """The versioned machine-readable document printed by ``--json``: wheels and trees apart."""
+    trees = [r for r in reports if isinstance(r, (TreeReport, TreeInspectReport))]
+    document: dict[str, Any] = {
+        "stripwheel": JSON_VERSION,
+        "command": kind,
+        "wheels": [asdict(r) for r in reports if r not in trees],
+        "trees": [dict(asdict(t), **({"totals": t.totals} if isinstance(t, TreeInspectReport) else {})) for t in trees],
+        "errors": failures,
+    }
+    return json.dumps(document, indent=2)
 
 
 def size(n: int) -> str:
@@ -112,23 +149,9 @@ def render_strip(report: WheelReport) -> str:
     lines = [
         f"stripwheel: {report.wheel}: {title}" + (f" -> {report.output}" if report.output and report.changed else "")
     ]
-    width = max((len(b.member) for b in report.binaries), default=0)
-    for b in report.binaries:
-        what = f"{b.format} {b.arch}".strip()
-        if b.action == "stripped":
-            lines.append(f"  stripped   {b.member:<{width}}  {what}: {_change(b.size_before, b.size_after)}")
-        else:
-            lines.append(f"  unchanged  {b.member:<{width}}  {what}: {b.reason}")
-    stripped = [b for b in report.binaries if b.action == "stripped"]
+    lines += _binary_lines(report.binaries)
     if report.binaries:
-        before = sum(b.size_before for b in stripped)
-        after = sum(b.size_after for b in stripped)
-        verified = sum(b.verified for b in stripped)
-        lines.append(
-            f"  binaries: {len(stripped)} of {len(report.binaries)} stripped"
-            + (f", {_change(before, after)}" if stripped else "")
-            + (f"; {verified} verified with LIEF" if verified else "")
-        )
+        lines.append(_binary_summary(report.binaries))
     if report.bytecode_added or report.bytecode_removed:
         lines.append(f"  bytecode: {len(report.bytecode_added)} added, {len(report.bytecode_removed)} removed")
     lines.append(f"  installed size: {_change(report.installed_size_before, report.installed_size_after)}")
@@ -167,4 +190,69 @@ def render_inspect(report: InspectReport) -> str:
     state = "sourceless" if report.sourceless else f"{report.bytecode_files} .pyc"
     tags = f" ({', '.join(report.bytecode_tags)})" if report.bytecode_tags else ""
     lines.append(f"  python: {report.python_files} .py, bytecode: {state}{tags}")
+    return "\n".join(lines)
+
+
+def _binary_lines(binaries: list[BinaryReport]) -> list[str]:
+    lines = []
+    width = max((len(b.member) for b in binaries), default=0)
+    for b in binaries:
+        what = f"{b.format} {b.arch}".strip()
+        if b.action == "stripped":
+            lines.append(f"  stripped   {b.member:<{width}}  {what}: {_change(b.size_before, b.size_after)}")
+        else:
+            lines.append(f"  unchanged  {b.member:<{width}}  {what}: {b.reason}")
+    return lines
+
+
+def _binary_summary(binaries: list[BinaryReport]) -> str:
+    stripped = [b for b in binaries if b.action == "stripped"]
+    before = sum(b.size_before for b in stripped)
+    after = sum(b.size_after for b in stripped)
+    verified = sum(b.verified for b in stripped)
+    return (
+        f"  binaries: {len(stripped)} of {len(binaries)} stripped"
+        + (f", {_change(before, after)}" if stripped else "")
+        + (f"; {verified} verified with LIEF" if verified else "")
+    )
+
+
+def render_tree_strip(report: TreeReport) -> str:
+    """The human summary of an installed tree; binaries with nothing to strip are counted, not
+    listed (a Python installation has hundreds)."""
+    stripped = [b for b in report.binaries if b.action == "stripped"]
+    verb = "would strip" if report.dry_run else "stripped"
+    lines = [f"stripwheel: {report.path}: {verb} {len(stripped)} of {len(report.binaries)} binaries"]
+    lines += _binary_lines([b for b in report.binaries if not b.clean])
+    clean = sum(b.clean for b in report.binaries)
+    if clean:
+        lines.append(f"  already stripped: {clean}")
+    if not report.binaries:
+        lines.append(f"  no native binaries among {report.files} files")
+    else:
+        lines.append(_binary_summary(report.binaries))
+    if report.records:
+        lines.append(f"  RECORD updated: {', '.join(report.records)}")
+    lines.append(f"  time: {report.seconds:.2f} s")
+    lines.extend(f"  warning: {w}" for w in report.warnings)
+    return "\n".join(lines)
+
+
+def render_tree_inspect(report: TreeInspectReport) -> str:
+    """The human listing of an installed tree: what is big, and what each level would remove."""
+    lines = [f"{report.path}: {len(report.binaries)} binaries among {report.files} files"]
+    for b in report.binaries:
+        owner = f" [{b.package}]" if b.package else ""
+        line = (
+            f"  {b.member}{owner}: {b.format} {b.arch} {b.kind}, {size(b.size)};"
+            f" strippable: all {size(b.strippable.get('all', 0))}, debug {size(b.strippable.get('debug', 0))}"
+        )
+        if b.note:
+            line += f" ({b.note})"
+        lines.append(line)
+    totals = report.totals
+    total = sum(b.size for b in report.binaries)
+    lines.append(
+        f"  total: {size(total)} of binaries; strippable: all {size(totals['all'])}, debug {size(totals['debug'])}"
+    )
     return "\n".join(lines)

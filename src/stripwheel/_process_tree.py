@@ -1,0 +1,210 @@
+"""The executor for installed trees: the files of a directory planned like wheel members,
+each binary stripped and replaced in place on both cores, then the RECORD rows of what
+changed brought up to date; ``inspect`` of a tree with the packages the binaries belong to."""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Optional
+
+from . import _transform, binaries
+from ._config import Config
+from ._encode import Blob
+from ._errors import ConfigError
+from ._inspect import binary_view
+from ._plan import MIN_BINARY, Entry, Step, plan_tree
+from ._process import WORKERS, Progress
+from ._report import BinaryReport, TreeInspectReport, TreeReport
+from ._tree_destination import FileError, Written, file_digest, replace, update_record
+from ._tree_source import Identity, TreeFile, TreeSource, record_target
+
+
+@dataclass
+class _Done:
+    """One file's outcome."""
+
+    file: TreeFile
+    report: Optional[BinaryReport] = None
+    written: Optional[Written] = None
+    error: Optional[str] = None
+    warning: Optional[str] = None
+
+
+def check_tree_config(config: Config) -> None:
+    """Bytecode options rewrite wheels; an installed tree keeps the bytecode it has."""
+    if config.bytecode != "keep" or config.sourceless:
+        raise ConfigError(["bytecode: only 'keep' applies to a directory (bytecode options are for wheels)"])
+
+
+def process_tree(
+    root: Path, config: Config, *, dry_run: bool = False, progress: Optional[Progress] = None
+) -> TreeReport:
+    """Strip every binary under ``root`` in place (nothing written with ``dry_run``)."""
+    started = time.perf_counter()
+    check_tree_config(config)
+    if config.verify:
+        from . import _verify
+
+        _verify.require()
+    source = TreeSource(root)
+    files = source.files()
+    report = TreeReport(path=str(root), dry_run=dry_run, files=len(files), errors=list(source.errors))
+    by_path = {f.path: f for f in files}
+    entries = [Entry(f.path, f.size, source.head(f, binaries.HEAD) if f.size >= MIN_BINARY else b"") for f in files]
+    steps = [s for s in plan_tree(entries, config).steps if s.action == "strip" or s.note]
+    total = sum(by_path[s.name].size for s in steps)
+    done_bytes = 0
+    changed: dict[str, Written] = {}
+    with ThreadPoolExecutor(WORKERS) as pool:
+        for done in pool.map(lambda step: _carry_out(source, by_path[step.name], step, config, dry_run), steps):
+            done_bytes += done.file.size
+            if progress is not None:
+                progress(done_bytes, total)
+            if done.report is not None:
+                report.binaries.append(done.report)
+            if done.error is not None:
+                report.errors.append(done.error)
+            if done.warning is not None:
+                report.warnings.append(done.warning)
+            if done.written is not None:
+                for path in (done.file.path, *done.file.aliases):
+                    changed[path] = done.written
+    if changed:
+        _update_records(root, files, changed, report)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _carry_out(source: TreeSource, file: TreeFile, step: Step, config: Config, dry_run: bool) -> _Done:
+    if step.note:
+        return _Done(
+            file, BinaryReport(file.path, "archive", "", "unchanged", step.note, file.size, file.size, None, None)
+        )
+    if step.format is None:
+        return _Done(file)
+    path = source.path(file.path)
+    try:
+        handle = open(path, "rb")
+    except OSError as exc:
+        return _Done(file, error=f"{path}: cannot read: {exc.strerror or exc}")
+    try:
+        if Identity.of(os.fstat(handle.fileno())) != file.identity:
+            handle.close()
+            return _Done(file, error=f"{path}: changed while it was processed; left as it is")
+        blob = Blob.mapped(handle, file.size)
+    except (OSError, ValueError) as exc:
+        handle.close()
+        return _Done(file, error=f"{path}: cannot read: {exc}")
+    try:
+        return _strip(source, file, step.format, blob, handle, config, dry_run)
+    finally:
+        blob.close()
+
+
+def _strip(
+    source: TreeSource,
+    file: TreeFile,
+    fmt: binaries.Format,
+    blob: Blob,
+    handle: IO[bytes],
+    config: Config,
+    dry_run: bool,
+) -> _Done:
+    done = _transform.strip_binary(fmt, blob, config)
+    warning = f"{file.path}: not verified: {done.unverified}" if done.unverified else None
+    result = done.result
+    if isinstance(result, binaries.Unchanged):
+        size = file.size
+        report = BinaryReport(
+            file.path, fmt, done.arch, "unchanged", result.reason, size, size, None, None, clean=result.clean
+        )
+        return _Done(file, report, warning=warning)
+    report = BinaryReport(
+        file.path,
+        fmt,
+        done.arch,
+        "stripped",
+        None,
+        file.size,
+        result.size,
+        None,
+        None,
+        list(result.removed),
+        done.verified,
+    )
+    if dry_run:
+        return _Done(file, report, warning=warning)
+    try:
+        written = replace(source.root, file, handle, result, file_digest(handle, file.size))
+    except FileError as exc:
+        return _Done(file, error=str(exc))
+    return _Done(file, report, written, warning=warning)
+
+
+def _update_records(root: Path, files: list[TreeFile], changed: dict[str, Written], report: TreeReport) -> None:
+    records = [p for f in files for p in (f.path, *f.aliases) if _is_record(p)]
+    for record in sorted(records):
+        try:
+            touched, warnings = update_record(root, record, changed)
+        except FileError as exc:
+            report.errors.append(str(exc))
+            continue
+        report.warnings.extend(warnings)
+        if touched:
+            report.records.append(record)
+
+
+def _is_record(path: str) -> bool:
+    parts = path.split("/")
+    return len(parts) >= 2 and parts[-1] == "RECORD" and parts[-2].endswith(".dist-info")
+
+
+def inspect_tree(root: Path) -> TreeInspectReport:
+    """Every binary under ``root`` with what each level would remove, largest first, and the
+    installed distribution whose RECORD lists it."""
+    source = TreeSource(root)
+    files = source.files()
+    report = TreeInspectReport(path=str(root), files=len(files), errors=list(source.errors))
+    owners = _owners(root, files)
+    for file in files:
+        head = source.head(file, binaries.HEAD) if file.size >= MIN_BINARY else b""
+        fmt = binaries.detect(head)
+        if fmt is None:
+            continue
+        path = source.path(file.path)
+        try:
+            with open(path, "rb") as handle:
+                blob = Blob.mapped(handle, file.size)
+                try:
+                    view = binary_view(file.path, fmt, blob, None)
+                finally:
+                    blob.close()
+        except OSError as exc:
+            report.errors.append(f"{path}: cannot read: {exc.strerror or exc}")
+            continue
+        view.package = owners.get(file.path)
+        report.binaries.append(view)
+    report.binaries.sort(key=lambda b: (-b.strippable.get("all", 0), -b.size, b.member))
+    return report
+
+
+def _owners(root: Path, files: list[TreeFile]) -> dict[str, str]:
+    """File path -> the distribution whose installed RECORD lists it."""
+    owners: dict[str, str] = {}
+    for file in files:
+        if not _is_record(file.path):
+            continue
+        name = file.path.rsplit("/", 2)[-2][: -len(".dist-info")].rsplit("-", 1)[0]
+        try:
+            text = (root / file.path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        for fields in csv.reader(text.splitlines()):
+            if fields:
+                owners.setdefault(record_target(root, file.path, fields[0]), name)
+    return owners
