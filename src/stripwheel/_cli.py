@@ -162,6 +162,10 @@ def _one(args: argparse.Namespace, config: Config, path: Path) -> Any:
     # The engine is imported only once there is work: ``--help`` and usage errors stay fast.
     if path.is_dir():
         return _tree(args, config, path)
+    if not path.exists():
+        raise StripwheelError(f"{path}: no such file or directory")
+    if path.suffix != ".whl":
+        raise StripwheelError(f"{path}: not a wheel file or a directory")
     if args.command == "inspect":
         from ._inspect import inspect_wheel
 

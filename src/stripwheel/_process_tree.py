@@ -53,9 +53,9 @@ def process_tree(
         _verify.require()
     source = TreeSource(root)
     files = source.files()
-    report = TreeReport(path=str(root), dry_run=dry_run, files=len(files), errors=list(source.errors))
     by_path = {f.path: f for f in files}
     entries = [Entry(f.path, f.size, source.head(f, binaries.HEAD) if f.size >= MIN_BINARY else b"") for f in files]
+    report = TreeReport(path=str(root), dry_run=dry_run, files=len(files), errors=list(source.errors))
     steps = [s for s in plan_tree(entries, config).steps if s.action == "strip" or s.note]
     total = sum(by_path[s.name].size for s in steps)
     done_bytes = 0
@@ -169,11 +169,10 @@ def inspect_tree(root: Path) -> TreeInspectReport:
     installed distribution whose RECORD lists it."""
     source = TreeSource(root)
     files = source.files()
-    report = TreeInspectReport(path=str(root), files=len(files), errors=list(source.errors))
+    report = TreeInspectReport(path=str(root), files=len(files))
     owners = _owners(root, files)
     for file in files:
-        head = source.head(file, binaries.HEAD) if file.size >= MIN_BINARY else b""
-        fmt = binaries.detect(head)
+        fmt = binaries.detect(source.head(file, binaries.HEAD)) if file.size >= MIN_BINARY else None
         if fmt is None:
             continue
         path = source.path(file.path)
@@ -190,6 +189,7 @@ def inspect_tree(root: Path) -> TreeInspectReport:
         view.package = owners.get(file.path)
         report.binaries.append(view)
     report.binaries.sort(key=lambda b: (-b.strippable.get("all", 0), -b.size, b.member))
+    report.errors[:0] = source.errors
     return report
 
 

@@ -63,7 +63,7 @@ class TreeSource:
         """Every regular file, hardlinks to one inode folded into the first path found."""
         by_inode: dict[tuple[int, int], TreeFile] = {}
         found: list[TreeFile] = []
-        for relative, st in self._walk():
+        for relative, st in sorted(self._walk(), key=lambda item: item[0].split("/")):
             identity = Identity.of(st)
             if st.st_nlink > 1:
                 key = (identity.device, identity.inode)
@@ -106,11 +106,13 @@ class TreeSource:
         return self.root / relative
 
     def head(self, file: TreeFile, size: int) -> bytes:
-        """The file's first bytes (b"" when it cannot be read: reading it in full says why)."""
+        """The file's first bytes; one that cannot be read is noted in ``errors`` (b"")."""
+        path = self.path(file.path)
         try:
-            with open(self.path(file.path), "rb") as f:
+            with open(path, "rb") as f:
                 return f.read(size)
-        except OSError:
+        except OSError as exc:
+            self.errors.append(f"{path}: cannot read: {exc.strerror or exc}")
             return b""
 
 
