@@ -221,3 +221,113 @@ def test_an_unreadable_file_is_reported_and_the_others_done(demo_wheel_master: P
         assert "stripped 4 of 4 binaries" in proc.stderr  # the fifth could not be looked at
     finally:
         shutil.rmtree(shared)
+
+
+#: Pinned wheels with something to strip: debug info (pyyaml, pillow), symbol tables (numpy),
+#: and auditwheel-grafted libraries that patchelf moved (numpy's OpenBLAS, pillow's libs).
+PACKAGES = ("pyyaml==6.0.3", "numpy==2.4.6", "pillow==13.0.0")
+SMOKE = (
+    "import io, yaml, numpy, PIL.Image; "
+    "assert yaml.__with_libyaml__ and yaml.load('a: [1, 2]', Loader=yaml.CSafeLoader) == {'a': [1, 2]}; "
+    "m = numpy.arange(9.0).reshape(3, 3); assert (m @ m).sum() == 486.0; "
+    "buf = io.BytesIO(); PIL.Image.new('RGB', (8, 8), 'red').save(buf, 'PNG'); "
+    "assert PIL.Image.open(io.BytesIO(buf.getvalue())).getpixel((0, 0)) == (255, 0, 0); print('ok')"
+)
+
+
+def make_venv(installer: str, venv: Path, cache: Path) -> Path:
+    """A venv with PACKAGES installed by pip or by uv (hardlinked from its cache)."""
+    if installer == "pip":
+        run(sys.executable, "-m", "venv", venv)
+        run(venv / "bin" / "python", "-m", "pip", "install", "-q", "--only-binary=:all:", *PACKAGES)
+    else:
+        uv = need("uv")
+        run(uv, "venv", "-q", "--python", sys.executable, venv)
+        run(
+            uv, "pip", "install", "-q", "--python", venv / "bin" / "python",
+            "--link-mode", "hardlink", "--cache-dir", cache, "--only-binary", ":all:", *PACKAGES,
+        )  # fmt: skip
+    (site,) = venv.glob("lib/python3*/site-packages")
+    return site
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("installer", ["pip", "uv"])
+def test_a_real_venv(installer: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """pip's and uv's venvs with pyyaml, numpy and pillow: stripped, they import and work,
+    every RECORD row matches its file, uv's cache is byte-identical, a second run changes
+    nothing, and the packages uninstall cleanly."""
+    venv, cache = tmp_path / "venv", tmp_path / "uv-cache"
+    site = make_venv(installer, venv, cache)
+    cache_before = snapshot(cache) if installer == "uv" else {}
+    if installer == "uv":
+        linked = site / "yaml" / "_yaml.cpython-311-x86_64-linux-gnu.so"
+        assert linked.stat().st_nlink > 1  # really hardlinked from the cache
+    before = snapshot(venv)
+    assert main(["strip", str(venv)]) == 0
+    err = capsys.readouterr().err
+    assert "RECORD updated" in err and "pyyaml-6.0.3.dist-info/RECORD" in err
+    after = snapshot(venv)
+    shrunk = [p for p in before if p.endswith(".so") or ".so." in p if before[p][0] != after[p][0]]
+    assert any("numpy.libs/libscipy_openblas" in p for p in shrunk), shrunk
+    assert any(p.endswith("_yaml.cpython-311-x86_64-linux-gnu.so") for p in shrunk)
+    proc = subprocess.run([venv / "bin" / "python", "-c", SMOKE], capture_output=True, text=True)
+    assert proc.stdout.strip() == "ok", proc.stderr
+    assert record_mismatches(site) == []
+    assert snapshot(cache) == cache_before
+    assert main(["strip", str(venv)]) == 0
+    assert "stripped 0 of" in capsys.readouterr().err
+    assert snapshot(venv) == after
+    if installer == "pip":
+        run(venv / "bin" / "python", "-m", "pip", "uninstall", "-q", "-y", "pyyaml", "numpy", "pillow")
+    else:
+        run(need("uv"), "pip", "uninstall", "-q", "--python", venv / "bin" / "python", "pyyaml", "numpy", "pillow")
+    left = [p.name for p in site.iterdir() if p.name.lower().startswith(("yaml", "numpy", "pil", "pyyaml"))]
+    assert left == [], left
+
+
+def test_a_python_installation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A copy of the running interpreter's installation (executable, libpython, stdlib,
+    lib-dynload), stripped like the Heroku buildpack does, still runs ssl, sqlite3, ctypes,
+    decimal and -m venv, with the copy's own libpython mapped; its static archive is named
+    and left alone."""
+    base = Path(sys.base_prefix)
+    version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    libpython = sysconfig_var("INSTSONAME")
+    assert sysconfig_var("Py_ENABLE_SHARED") == "1", "the test needs a Python built with --enable-shared"
+    copy = tmp_path / "python"
+    (copy / "bin").mkdir(parents=True)
+    shutil.copy2(base / "bin" / version, copy / "bin" / version)
+    (copy / "lib").mkdir()
+    shutil.copy2(base / "lib" / libpython, copy / "lib" / libpython)
+    skip = shutil.ignore_patterns("site-packages", "test", "idlelib", "tkinter", "turtledemo", "__pycache__")
+    shutil.copytree(base / "lib" / version, copy / "lib" / version, ignore=skip, symlinks=True)
+    size_before = (copy / "lib" / libpython).stat().st_size
+    archive = next((copy / "lib" / version).glob("config-*/libpython*.a"))
+    archive_before = archive.read_bytes()
+    assert main(["strip", str(copy)]) == 0
+    err = capsys.readouterr().err
+    assert re.search(rf"unchanged +lib/{version}/config-[^ ]+/libpython[^ ]*\.a +archive: static archive", err), err
+    assert archive.read_bytes() == archive_before
+    assert (copy / "lib" / libpython).stat().st_size < size_before * 0.6
+    env = {"LD_LIBRARY_PATH": str(copy / "lib"), "PYTHONHOME": str(copy), "PATH": os.environ["PATH"]}
+    script = (
+        "import ssl, sqlite3, ctypes, decimal, hashlib, zlib; "
+        "assert sqlite3.connect(':memory:').execute('select 6*7').fetchone() == (42,); "
+        "assert ctypes.CDLL(None).abs(-5) == 5 and decimal.Decimal('1.1') + decimal.Decimal('2.2') == decimal.Decimal('3.3'); "
+        "ssl.create_default_context(); "
+        "print([line.split()[-1] for line in open('/proc/self/maps') if 'libpython' in line][0])"
+    )
+    proc = subprocess.run([copy / "bin" / version, "-c", script], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str(copy / "lib" / libpython)
+    venv = tmp_path / "venv"
+    run(copy / "bin" / version, "-m", "venv", "--without-pip", venv, env=env)
+    proc = subprocess.run([venv / "bin" / "python", "-c", "import sys; print(sys.prefix)"], capture_output=True, text=True, env=env)
+    assert proc.stdout.strip() == str(venv), proc.stderr
+
+
+def sysconfig_var(name: str) -> str:
+    import sysconfig
+
+    return str(sysconfig.get_config_var(name))
