@@ -323,7 +323,9 @@ def test_a_python_installation(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert proc.stdout.strip() == str(copy / "lib" / libpython)
     venv = tmp_path / "venv"
     run(copy / "bin" / version, "-m", "venv", "--without-pip", venv, env=env)
-    proc = subprocess.run([venv / "bin" / "python", "-c", "import sys; print(sys.prefix)"], capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        [venv / "bin" / "python", "-c", "import sys; print(sys.prefix)"], capture_output=True, text=True, env=env
+    )
     assert proc.stdout.strip() == str(venv), proc.stderr
 
 

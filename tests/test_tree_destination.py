@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from stripwheel import binaries
+from stripwheel._encode import Blob
 from stripwheel._record import encode_digest
-from stripwheel._tree_destination import FileError, Written, file_digest, replace, update_record
+from stripwheel._tree_destination import FileError, Written, replace, update_record
 from stripwheel._tree_source import TreeSource
 
 
@@ -35,8 +36,11 @@ def setup(root: Path) -> Path:
 
 def run_replace(root: Path, name: str = "pkg/lib.so") -> Written:
     (file,) = [f for f in TreeSource(root).files() if f.path == name]
-    with open(root / name, "rb") as handle:
-        return replace(root, file, handle, RESULT, file_digest(handle, file.size))
+    blob = Blob.mapped(open(root / name, "rb"), file.size)
+    try:
+        return replace(root, file, blob, RESULT, digest=True)
+    finally:
+        blob.close()
 
 
 def test_replaced_by_rename_with_mode_and_xattrs(tmp_path: Path) -> None:
@@ -45,7 +49,7 @@ def test_replaced_by_rename_with_mode_and_xattrs(tmp_path: Path) -> None:
     inode = target.stat().st_ino
     written = run_replace(tmp_path)
     assert target.read_bytes() == EXPECTED
-    assert (written.digest, written.size, written.old_digest) == (digest(EXPECTED), 10, digest(ORIGINAL))
+    assert (written.digest, written.size, written.old_size) == (digest(EXPECTED), 10, len(ORIGINAL))
     assert target.stat().st_mode & 0o7777 == 0o751
     assert os.getxattr(target, "user.origin") == b"kept"
     assert target.stat().st_ino != inode  # a new file: never written in place
@@ -76,8 +80,10 @@ def test_a_file_changed_meanwhile_is_left_alone(tmp_path: Path) -> None:
     target = setup(tmp_path)
     (file,) = TreeSource(tmp_path).files()
     target.write_bytes(ORIGINAL + b"appended by someone else")
-    with open(target, "rb") as handle, pytest.raises(FileError, match="changed while it was processed"):
-        replace(tmp_path, file, handle, RESULT, "")
+    blob = Blob.mapped(open(target, "rb"), file.size)
+    with pytest.raises(FileError, match="changed while it was processed"):
+        replace(tmp_path, file, blob, RESULT, digest=False)
+    blob.close()
     assert target.read_bytes() == ORIGINAL + b"appended by someone else"
     assert sorted(p.name for p in target.parent.iterdir()) == ["lib.so"]
 
@@ -99,7 +105,7 @@ def test_record_rows_of_changed_files_only(tmp_path: Path) -> None:
     (site / "pkg-1.0.dist-info").mkdir(parents=True)
     record = site / "pkg-1.0.dist-info" / "RECORD"
     record.write_bytes(RECORD_TEXT.format(old=digest(ORIGINAL)).encode())
-    new = Written(digest(EXPECTED), 10, digest(ORIGINAL))
+    new = Written(digest(EXPECTED), 10, 1008)
     touched, warnings = update_record(
         tmp_path, "lib/site/pkg-1.0.dist-info/RECORD", {"lib/site/pkg/lib.so": new, "bin/lib-tool": new}
     )
@@ -115,7 +121,7 @@ def test_a_stale_row_of_a_changed_file_is_warned_about(tmp_path: Path) -> None:
     (tmp_path / "p-1.dist-info").mkdir()
     record = tmp_path / "p-1.dist-info" / "RECORD"
     record.write_text("p/x.so,sha256=not-what-the-file-had,5\n")
-    touched, warnings = update_record(tmp_path, "p-1.dist-info/RECORD", {"p/x.so": Written("new", 1, "old")})
+    touched, warnings = update_record(tmp_path, "p-1.dist-info/RECORD", {"p/x.so": Written("new", 1, 7)})
     assert touched and record.read_text() == "p/x.so,sha256=new,1\n"
     assert warnings == [f"{record}: the row of p/x.so was already stale; it now says what the file holds"]
 
@@ -125,5 +131,5 @@ def test_an_unrelated_record_is_not_rewritten(tmp_path: Path) -> None:
     record = tmp_path / "p-1.dist-info" / "RECORD"
     record.write_text("p/y.py,sha256=abc,3\n")
     inode = record.stat().st_ino
-    assert update_record(tmp_path, "p-1.dist-info/RECORD", {"p/x.so": Written("new", 1, "old")}) == (False, [])
+    assert update_record(tmp_path, "p-1.dist-info/RECORD", {"p/x.so": Written("new", 1, 7)}) == (False, [])
     assert record.stat().st_ino == inode

@@ -16,6 +16,8 @@ from . import _deflate, _record, binaries
 from ._source import Member, WheelSource
 from ._zip import CHUNK, pread
 
+#: Mapped bytes handed to a write (and the hash) at once.
+VIEW = 16 << 20
 #: Members up to this size are held in memory; larger ones are spooled to a temporary file.
 IN_MEMORY = 32 << 20
 
@@ -66,6 +68,24 @@ class Blob:
                 raise OSError("file truncated while it was read")
             offset += len(chunk)
             yield chunk
+
+    def views(self, result: binaries.Stripped) -> Iterator[bytes | memoryview]:
+        """The output's pieces without copying a mapped input (slices of its memory)."""
+        if self._map is None:
+            yield from self.pieces(result)
+            return
+        whole = memoryview(self._map)
+        try:
+            for piece in result.pieces:
+                if isinstance(piece, binaries.Copy):
+                    end = piece.offset + piece.length
+                    for start in range(piece.offset, end, VIEW):
+                        with whole[start : min(start + VIEW, end)] as view:
+                            yield view
+                elif piece:
+                    yield bytes(piece)
+        finally:
+            whole.release()
 
     def pieces(self, result: binaries.Stripped) -> Iterator[bytes]:
         for piece in result.pieces:

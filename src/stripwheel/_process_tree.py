@@ -10,7 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Optional
+from typing import Optional
 
 from . import _transform, binaries
 from ._config import Config
@@ -20,7 +20,7 @@ from ._inspect import binary_view
 from ._plan import MIN_BINARY, Entry, Step, plan_tree
 from ._process import WORKERS, Progress
 from ._report import BinaryReport, TreeInspectReport, TreeReport
-from ._tree_destination import FileError, Written, file_digest, replace, update_record
+from ._tree_destination import FileError, Written, replace, update_record
 from ._tree_source import Identity, TreeFile, TreeSource, record_target
 
 
@@ -58,10 +58,17 @@ def process_tree(
     report = TreeReport(path=str(root), dry_run=dry_run, files=len(files), errors=list(source.errors))
     steps = [s for s in plan_tree(entries, config).steps if s.action == "strip" or s.note]
     total = sum(by_path[s.name].size for s in steps)
+    listed = set(_owners(root, files))  # only files a RECORD lists need their new hash
     done_bytes = 0
     changed: dict[str, Written] = {}
+
+    def carry_out(step: Step) -> _Done:
+        file = by_path[step.name]
+        digest = any(path in listed for path in (file.path, *file.aliases))
+        return _carry_out(source, file, step, config, dry_run, digest)
+
     with ThreadPoolExecutor(WORKERS) as pool:
-        for done in pool.map(lambda step: _carry_out(source, by_path[step.name], step, config, dry_run), steps):
+        for done in pool.map(carry_out, steps):
             done_bytes += done.file.size
             if progress is not None:
                 progress(done_bytes, total)
@@ -80,7 +87,7 @@ def process_tree(
     return report
 
 
-def _carry_out(source: TreeSource, file: TreeFile, step: Step, config: Config, dry_run: bool) -> _Done:
+def _carry_out(source: TreeSource, file: TreeFile, step: Step, config: Config, dry_run: bool, digest: bool) -> _Done:
     if step.note:
         return _Done(
             file, BinaryReport(file.path, "archive", "", "unchanged", step.note, file.size, file.size, None, None)
@@ -101,7 +108,7 @@ def _carry_out(source: TreeSource, file: TreeFile, step: Step, config: Config, d
         handle.close()
         return _Done(file, error=f"{path}: cannot read: {exc}")
     try:
-        return _strip(source, file, step.format, blob, handle, config, dry_run)
+        return _strip(source, file, step.format, blob, config, dry_run, digest)
     finally:
         blob.close()
 
@@ -111,9 +118,9 @@ def _strip(
     file: TreeFile,
     fmt: binaries.Format,
     blob: Blob,
-    handle: IO[bytes],
     config: Config,
     dry_run: bool,
+    digest: bool,
 ) -> _Done:
     done = _transform.strip_binary(fmt, blob, config)
     warning = f"{file.path}: not verified: {done.unverified}" if done.unverified else None
@@ -140,7 +147,7 @@ def _strip(
     if dry_run:
         return _Done(file, report, warning=warning)
     try:
-        written = replace(source.root, file, handle, result, file_digest(handle, file.size))
+        written = replace(source.root, file, blob, result, digest)
     except FileError as exc:
         return _Done(file, error=str(exc))
     return _Done(file, report, written, warning=warning)

@@ -10,14 +10,12 @@ import io
 import os
 import stat
 import tempfile
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 from . import _record, binaries
+from ._encode import Blob
 from ._tree_source import Identity, TreeFile, record_target
-from ._zip import CHUNK, pread
 
 
 class FileError(Exception):
@@ -26,27 +24,30 @@ class FileError(Exception):
 
 @dataclass(frozen=True)
 class Written:
-    """A replaced file's new RECORD values and the digest its old contents had."""
+    """A replaced file's new RECORD values (``digest`` is "" when no RECORD lists it) and the
+    size it had before, which tells a RECORD row that was already stale."""
 
     digest: str
     size: int
-    old_digest: str
+    old_size: int
 
 
-def replace(root: Path, file: TreeFile, source: IO[bytes], result: binaries.Stripped, old_digest: str) -> Written:
-    """Write ``result`` (pieces of the file open as ``source``) beside the file and rename it
-    over every path of the file in the tree. Raises :class:`FileError`, leaving the file."""
+def replace(root: Path, file: TreeFile, blob: Blob, result: binaries.Stripped, digest: bool) -> Written:
+    """Write ``result`` (pieces of the mapped file ``blob``) beside the file and rename it over
+    every path of the file in the tree; hash it when ``digest`` (a RECORD lists it). Raises
+    :class:`FileError`, leaving the file as it was."""
     path = root / file.path
     try:
         fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".stripwheel")
     except OSError as exc:
         raise FileError(f"{path}: cannot write beside it: {exc.strerror or exc}") from None
     temp = Path(name)
+    hasher = hashlib.sha256() if digest else None
     try:
-        hasher = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out:
-            for chunk in _chunks(source, result.pieces):
-                hasher.update(chunk)
+        with os.fdopen(fd, "wb", buffering=0) as out:
+            for chunk in blob.views(result):
+                if hasher is not None:
+                    hasher.update(chunk)  # releases the GIL, as the write does: both cores work
                 out.write(chunk)
         _keep_metadata(path, temp)
         _unchanged(path, file.identity)
@@ -59,21 +60,8 @@ def replace(root: Path, file: TreeFile, source: IO[bytes], result: binaries.Stri
         raise FileError(f"{path}: cannot replace: {exc.strerror or exc}") from None
     for alias in file.aliases:
         _relink(path, root / alias, file.identity)
-    return Written(_record.encode_digest(hasher.digest()), result.size, old_digest)
-
-
-def _chunks(source: IO[bytes], pieces: Iterable[binaries.Piece]) -> Iterable[bytes]:
-    for piece in pieces:
-        if isinstance(piece, binaries.Copy):
-            offset, end = piece.offset, piece.offset + piece.length
-            while offset < end:
-                chunk = pread(source, min(CHUNK, end - offset), offset)
-                if not chunk:
-                    raise FileError("file shrank while it was read")
-                offset += len(chunk)
-                yield chunk
-        elif piece:
-            yield bytes(piece)
+    new = _record.encode_digest(hasher.digest()) if hasher is not None else ""
+    return Written(new, result.size, file.size)
 
 
 def _keep_metadata(original: Path, temp: Path) -> None:
@@ -146,7 +134,7 @@ def update_record(root: Path, record: str, changed: dict[str, Written]) -> tuple
         if written is None:
             out.append(line)
             continue
-        if fields[1] and fields[1] != f"sha256={written.old_digest}":
+        if fields[2] and fields[2] != str(written.old_size):
             warnings.append(f"{path}: the row of {fields[0]} was already stale; it now says what the file holds")
         row = io.StringIO()
         csv.writer(row, lineterminator="").writerow([fields[0], f"sha256={written.digest}", written.size])
@@ -168,16 +156,3 @@ def _rewrite(path: Path, data: bytes) -> None:
     except OSError as exc:
         Path(name).unlink(missing_ok=True)
         raise FileError(f"{path}: cannot update: {exc.strerror or exc}") from None
-
-
-def file_digest(source: IO[bytes], size: int) -> str:
-    """The ``sha256=`` value of a file's current contents (to tell a stale RECORD row)."""
-    hasher = hashlib.sha256()
-    offset = 0
-    while offset < size:
-        chunk = pread(source, min(CHUNK, size - offset), offset)
-        if not chunk:
-            break
-        hasher.update(chunk)
-        offset += len(chunk)
-    return _record.encode_digest(hasher.digest())

@@ -4,6 +4,7 @@ symlink, with hardlinked paths grouped and each file's identity kept to notice c
 from __future__ import annotations
 
 import os
+import posixpath
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -107,10 +108,13 @@ class TreeSource:
 
     def head(self, file: TreeFile, size: int) -> bytes:
         """The file's first bytes; one that cannot be read is noted in ``errors`` (b"")."""
-        path = self.path(file.path)
+        path = os.path.join(self.root, file.path)
         try:
-            with open(path, "rb") as f:
-                return f.read(size)
+            fd = os.open(path, os.O_RDONLY)  # plain syscalls: a Python installation has thousands of files
+            try:
+                return os.read(fd, size)
+            finally:
+                os.close(fd)
         except OSError as exc:
             self.errors.append(f"{path}: cannot read: {exc.strerror or exc}")
             return b""
@@ -122,7 +126,10 @@ def record_target(root: Path, record: str, row_path: str) -> str:
     Installed RECORD paths are relative to the directory holding the ``.dist-info`` (the site
     directory) and may climb out of it (``../../../bin/tool``) or be absolute.
     """
-    base = os.path.normpath(root.absolute())
-    site = os.path.dirname(os.path.dirname(record))
-    target = os.path.normpath(os.path.join(base, site, row_path))
-    return os.path.relpath(target, base).replace(os.sep, "/")
+    if os.path.isabs(row_path):
+        return os.path.relpath(row_path, root.absolute()).replace(os.sep, "/")
+    site = record.rsplit("/", 2)[0] if record.count("/") >= 2 else ""
+    joined = f"{site}/{row_path}" if site else row_path
+    if "./" in joined or "//" in joined or joined.endswith("/."):  # the rare row to normalise
+        joined = posixpath.normpath(joined)
+    return joined
