@@ -150,7 +150,7 @@ def test_every_option_has_a_check_and_a_flag_or_a_reason() -> None:
     from stripwheel._cli import _cli_layer, _parser
 
     assert set(CHECKS) == set(KEYS)
-    sample = {"choice": None, "bool": [], "levels": ["1"], "globs": ["x/**"], "text": ["v"]}
+    sample = {"choice": None, "bool": [], "levels": ["1"], "globs": ["x/**"], "text": ["v"], "dir": ["debug"]}
     for option in OPTIONS:
         if not option.cli:
             continue

@@ -15,6 +15,7 @@ from ._config import (
     BYTECODE_MODES,
     INVALIDATION_MODES,
     OPTIONS,
+    SPLIT_DEBUG_LAYOUTS,
     STRIP_LEVELS,
     Config,
     Layer,
@@ -65,6 +66,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "strip": STRIP_LEVELS,
     "bytecode": BYTECODE_MODES,
     "invalidation-mode": INVALIDATION_MODES,
+    "split-debug-layout": SPLIT_DEBUG_LAYOUTS,
 }
 
 
@@ -80,6 +82,8 @@ def _add_option(parser: argparse.ArgumentParser, option: Option) -> None:
         parser.add_argument(
             flag, type=int, action="append", choices=(0, 1, 2), metavar="N", help=f"{text} (repeatable)"
         )
+    elif option.kind == "dir":
+        parser.add_argument(flag, metavar="DIR", help=text)
     elif option.kind == "globs":
         parser.add_argument(flag, action="append", metavar="GLOB", help=f"{text} (repeatable)")
     else:
@@ -92,7 +96,8 @@ def _cli_layer(args: argparse.Namespace) -> Layer:
 
 
 def _config(args: argparse.Namespace) -> Config:
-    return resolve(pyproject_layer(Path("pyproject.toml")), _cli_layer(args))
+    """``[tool.stripwheel]`` of ./pyproject.toml, flags on top; paths relative to here."""
+    return resolve(pyproject_layer(Path("pyproject.toml")), _cli_layer(args)).anchored(Path.cwd())
 
 
 def _progress(stream: TextIO, label: str) -> Optional[Progress]:

@@ -12,7 +12,7 @@ import difflib
 import re
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Literal, Optional
 
@@ -21,10 +21,12 @@ from ._errors import ConfigError
 StripLevel = Literal["all", "debug", "none"]
 BytecodeMode = Literal["keep", "drop", "compile"]
 InvalidationMode = Literal["checked-hash", "unchecked-hash", "timestamp"]
+SplitDebugLayout = Literal["build-id", "debuginfod"]
 
 STRIP_LEVELS: tuple[str, ...] = ("all", "debug", "none")
 BYTECODE_MODES: tuple[str, ...] = ("keep", "drop", "compile")
 INVALIDATION_MODES: tuple[str, ...] = ("checked-hash", "unchecked-hash", "timestamp")
+SPLIT_DEBUG_LAYOUTS: tuple[str, ...] = ("build-id", "debuginfod")
 OPTIMIZE_LEVELS: tuple[int, ...] = (0, 1, 2)
 
 #: Keys hatchling puts into every build hook's table; they are hatchling's, not ours.
@@ -41,7 +43,7 @@ HATCH_RESERVED_KEYS = frozenset(
 SETTINGS_PREFIX = "stripwheel."
 
 
-OptionKind = Literal["text", "paths", "choice", "globs", "bool", "levels"]
+OptionKind = Literal["text", "paths", "choice", "globs", "bool", "levels", "dir"]
 
 
 def _option(default: Any, kind: OptionKind, values: str, doc: str, *, cli: bool = True) -> Any:
@@ -97,6 +99,34 @@ class Config:
         "PEP 552 mode of compiled `.pyc`",
     )
     sourceless: bool = _option(False, "bool", "bool", "with `compile`: ship `module.pyc` in place of `module.py`")
+    split_debug: Optional[str] = _option(
+        None,
+        "dir",
+        "a directory",
+        "before an ELF binary is stripped, what the level removes goes to a debug file under it, and the "
+        "binary gets a `.gnu_debuglink`; relative to the current directory (CLI) or the project root "
+        "(wrapper backend, hook)",
+    )
+    split_debug_layout: SplitDebugLayout = _option(
+        "build-id",
+        "choice",
+        '`"build-id"`, `"debuginfod"`',
+        "`build-id`: `DIR/.build-id/xx/rest.debug` (gdb's `debug-file-directory`, `debuginfod -F`); "
+        "`debuginfod`: `DIR/buildid/<id>/debuginfo`, a static symbol store any web server can host",
+    )
+    mini_debuginfo: bool = _option(
+        False,
+        "bool",
+        "bool",
+        'at `strip = "all"`, stripped ELF binaries keep their function names in an xz-compressed '
+        "`.gnu_debugdata` section (MiniDebugInfo), for backtraces without debug files",
+    )
+
+    def anchored(self, base: Path) -> Config:
+        """The same options with a relative ``split-debug`` made absolute against ``base``."""
+        if self.split_debug is None or Path(self.split_debug).is_absolute():
+            return self
+        return replace(self, split_debug=str(base / self.split_debug))
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any], where: str = "options") -> Config:
@@ -230,6 +260,12 @@ def _backend(value: object, from_string: bool) -> object:
     return value.strip()
 
 
+def _directory(value: object, from_string: bool) -> object:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("is not a directory path")
+    return value
+
+
 CHECKS: dict[str, Callable[[object, bool], object]] = {
     "backend": _backend,
     "backend-path": _string_list,
@@ -241,6 +277,9 @@ CHECKS: dict[str, Callable[[object, bool], object]] = {
     "optimize": _optimize,
     "invalidation-mode": _choice(INVALIDATION_MODES),
     "sourceless": _boolean,
+    "split-debug": _directory,
+    "split-debug-layout": _choice(SPLIT_DEBUG_LAYOUTS),
+    "mini-debuginfo": _boolean,
 }
 
 
@@ -271,6 +310,8 @@ def resolve(*layers: Layer) -> Config:
         problems.append("sourceless: true needs bytecode = 'compile' (there is no bytecode to ship otherwise)")
     if merged.get("sourceless") and len(merged.get("optimize", (0,))) > 1:  # type: ignore[arg-type]
         problems.append("sourceless: true ships one .pyc per module: give a single optimize level")
+    if merged.get("mini-debuginfo") and merged.get("strip", "all") != "all":
+        problems.append("mini-debuginfo: true needs strip = 'all' (with 'debug' the symbol table stays anyway)")
     if problems:
         raise ConfigError(problems)
     return Config(**{key.replace("-", "_"): value for key, value in merged.items()})  # type: ignore[arg-type]

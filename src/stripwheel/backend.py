@@ -57,7 +57,8 @@ def _reports_errors(hook: F) -> F:
 
 def _config(config_settings: Settings) -> Config:
     """``[tool.stripwheel]`` of the project being built, ``stripwheel.*`` settings on top."""
-    return resolve(pyproject_layer(Path("pyproject.toml")), settings_layer(config_settings))
+    # PEP 517 runs hooks in the project root: relative paths there are the project's.
+    return resolve(pyproject_layer(Path("pyproject.toml")), settings_layer(config_settings)).anchored(Path.cwd())
 
 
 def _inner(config: Config) -> Any:

@@ -38,7 +38,8 @@ class StripwheelBuildHook(BuildHookInterface[WheelBuilderConfig]):
         return self.target_name == "wheel" and version == "standard"
 
     def _resolve(self) -> Config:
-        return resolve(pyproject_layer(Path(self.root) / "pyproject.toml"), hook_layer(self.config, HOOK_TABLE))
+        layers = pyproject_layer(Path(self.root) / "pyproject.toml"), hook_layer(self.config, HOOK_TABLE)
+        return resolve(*layers).anchored(Path(self.root))
 
     def dependencies(self) -> list[str]:
         """LIEF when ``verify`` is on, so that the isolated build environment has it. hatchling

@@ -1,0 +1,127 @@
+"""Debug files kept out of the wheel, in the layouts gdb, debuginfod and symbol servers read:
+staged while a run goes, put in place (each by one rename) only once it has succeeded."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from ._errors import StripwheelError
+
+Layout = str  # "build-id" or "debuginfod" (checked by the options model)
+
+
+class DebugStoreError(StripwheelError):
+    """The debug directory cannot take a file; nothing of the run is put in place."""
+
+
+@dataclass(frozen=True)
+class DebugFile:
+    """One debug file: where it goes (relative to the store), its size and CRC-32."""
+
+    path: str
+    size: int
+    crc: int
+    sha256: str
+
+
+def relative_path(layout: Layout, build_id: Optional[str], fallback: str) -> str:
+    """Where a debug file goes: by build-id in the chosen layout, else ``fallback``."""
+    if build_id is None:
+        return fallback
+    if layout == "debuginfod":
+        return f"buildid/{build_id}/debuginfo"
+    return f".build-id/{build_id[:2]}/{build_id[2:]}.debug"
+
+
+class DebugStore:
+    """A debug directory for one run: files are written to a staging directory inside it, and
+    moved into place by ``commit``; ``discard`` leaves the directory as it was."""
+
+    def __init__(self, root: Path, layout: Layout, dry_run: bool = False) -> None:
+        self.root = root
+        self.layout = layout
+        self.dry_run = dry_run
+        self._staging: Optional[Path] = None
+        self._staged: dict[str, tuple[DebugFile, Optional[Path], str]] = {}  # path -> (file, staged at, owner)
+
+    def _stage_dir(self) -> Path:
+        if self._staging is None:
+            try:
+                self.root.mkdir(parents=True, exist_ok=True)
+                self._staging = Path(tempfile.mkdtemp(prefix=".stripwheel-staging-", dir=self.root))
+            except OSError as exc:
+                raise DebugStoreError(f"cannot write debug files to {self.root}: {exc.strerror or exc}") from None
+        return self._staging
+
+    def add(self, build_id: Optional[str], fallback: str, owner: str, chunks: Iterable[bytes]) -> DebugFile:
+        """Stage one debug file (``owner`` names the binary, for messages); an identical file
+        already in place or staged is fine, a different one for the same path is an error."""
+        relative = relative_path(self.layout, build_id, fallback)
+        crc, size, hasher = 0, 0, hashlib.sha256()
+        staged: Optional[Path] = None
+        if self.dry_run:
+            for chunk in chunks:
+                crc, size = zlib.crc32(chunk, crc), size + len(chunk)
+                hasher.update(chunk)
+        else:
+            fd, name = tempfile.mkstemp(dir=self._stage_dir())
+            staged = Path(name)
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    for chunk in chunks:
+                        crc, size = zlib.crc32(chunk, crc), size + len(chunk)
+                        hasher.update(chunk)
+                        out.write(chunk)
+                os.chmod(staged, 0o644)
+            except OSError as exc:
+                raise DebugStoreError(f"cannot write debug files to {self.root}: {exc.strerror or exc}") from None
+        file = DebugFile(relative, size, crc, hasher.hexdigest())
+        self._check(file, owner)
+        self._staged[relative] = (file, staged, owner)
+        return file
+
+    def _check(self, file: DebugFile, owner: str) -> None:
+        earlier = self._staged.get(file.path)
+        if earlier is not None and earlier[0].sha256 != file.sha256:
+            raise DebugStoreError(
+                f"{self.root / file.path}: {owner} and {earlier[2]} share a build-id but not their debug info"
+            )
+        existing = self.root / file.path
+        if existing.exists() and _sha256(existing) != file.sha256:
+            raise DebugStoreError(f"{existing}: a different debug file for this build-id is already there ({owner})")
+
+    def commit(self) -> None:
+        """Put every staged file in place; identical files already there are left alone."""
+        try:
+            for relative, (_, staged, _) in sorted(self._staged.items()):
+                target = self.root / relative
+                if staged is None or target.exists():
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staged, target)
+        except OSError as exc:
+            raise DebugStoreError(f"cannot write debug files to {self.root}: {exc.strerror or exc}") from None
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        """Remove the staging directory and whatever it still holds."""
+        if self._staging is not None:
+            shutil.rmtree(self._staging, ignore_errors=True)
+            self._staging = None
+
+
+def _sha256(path: Path) -> str:
+    hasher = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            hasher.update(chunk)
+    return hasher.hexdigest()
