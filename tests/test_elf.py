@@ -146,6 +146,40 @@ def assert_level(path: Path, level: Level) -> None:
     assert ".note.gnu.build-id" in names
 
 
+def static_symbols(path: Path) -> list[tuple[str, str, str, str, str, str]]:
+    """(name, value, size, type, bind, defining section) of every ``.symtab`` entry, from readelf."""
+    out, _ = readelf("-sW", path)
+    _, found, table = out.partition("Symbol table '.symtab'")
+    assert found, f"no .symtab in {path}"
+    table = table.split("\n\nSymbol table", 1)[0]
+    names = section_names(path)
+    rows = []
+    # Num: Value Size Type Bind Vis Ndx Name (empty for symbol 0)
+    for m in re.finditer(r"^ *\d+: +(\w+) +(\w+) +(\w+) +(\w+) +\w+ +(\w+) ?(.*)$", table, re.MULTILINE):
+        value, size, kind, bind, ndx, name = m.groups()
+        where = names[int(ndx)] if ndx.isdigit() else ndx  # section_names() starts at section 0
+        rows.append((name, value, size, kind, bind, where))
+    return rows
+
+
+def llvm_strip_debug(path: Path, dest: Path) -> Path:
+    out = dest / f"llvm-{path.name}"
+    run(tool("llvm-strip-19"), "--strip-debug", "-o", out, path)
+    return out
+
+
+def assert_like_strip_debug(before: Path, after: Path) -> None:
+    """What ``strip --strip-debug`` guarantees of ``.symtab``: every ``STT_FILE`` symbol is gone,
+    and so is every symbol of a removed debug section (lld's ``$d`` mapping symbols); every
+    other symbol is still there with its value, size, type, binding and section."""
+    old, new = static_symbols(before), static_symbols(after)
+    assert any(row[3] == "FILE" for row in old), "the fixture must have STT_FILE symbols"
+    assert not [row for row in new if row[3] == "FILE"]
+    assert new == [row for row in old if row[3] != "FILE" and not row[5].startswith(".debug")]
+    assert warnings_of(after, "readelf") == []
+    assert warnings_of(after, "llvm-readelf-19") == []
+
+
 # -- native binaries: they still load and run ---------------------------------------------------
 
 
@@ -230,6 +264,54 @@ def test_patchelf_executable_runs(native: Native, level: Level, tmp_path: Path) 
     assert run(after).stdout == "hello 42\n"
 
 
+@pytest.mark.parametrize("which", ["lib", "exe"])
+def test_debug_level_is_strip_debug(native: Native, which: str, tmp_path: Path) -> None:
+    """Level debug does what ``strip --strip-debug`` does to ``.symtab`` and ``.strtab``, to
+    within 1 % + 4 KiB of llvm-strip's size, and the file still works."""
+    original: Path = getattr(native, which)
+    ours = stripped(original, "debug", tmp_path)
+    assert_like_strip_debug(original, ours)
+    llvm = llvm_strip_debug(original, tmp_path)
+    size, target = ours.stat().st_size, llvm.stat().st_size
+    assert abs(size - target) <= target // 100 + 4096, (size, target)
+    if which == "lib":
+        code = "import ctypes, sys; print(ctypes.CDLL(sys.argv[1]).demo_mul(6, 7))"
+        assert run(sys.executable, "-c", code, ours).stdout.split() == ["42"]
+    else:
+        assert run(ours).stdout == "hello 42\n"
+
+
+def test_debug_strips_file_symbols_alone(native: Native, tmp_path: Path) -> None:
+    """A library built without -g has no debug section, but level debug still has its
+    ``STT_FILE`` symbols and their strings to drop, as ``strip --strip-debug`` does."""
+    lib = tmp_path / "libnodebug.so"
+    run(tool("gcc"), "-g0", "-O1", "-shared", "-fPIC", native.lib.parent / "src" / "lib.c", "-o", lib)
+    assert not [n for n in section_names(lib) if n.startswith(".debug")]
+    ours = stripped(lib, "debug", tmp_path / "ours.so")
+    assert ours.stat().st_size < lib.stat().st_size
+    assert_like_strip_debug(lib, ours)
+    assert abs(ours.stat().st_size - llvm_strip_debug(lib, tmp_path).stat().st_size) <= 8
+    again = elf.strip(ours.read_bytes(), "debug")
+    assert isinstance(again, Unchanged) and again.clean
+    code = "import ctypes, sys; print(ctypes.CDLL(sys.argv[1]).demo_mul(6, 7))"
+    assert run(sys.executable, "-c", code, ours).stdout.split() == ["42"]
+
+
+@pytest.mark.parametrize("debug_info", ["-g", "-g0"])
+def test_debug_refuses_when_relocations_index_symbols(native: Native, debug_info: str, tmp_path: Path) -> None:
+    """With ``--emit-relocs`` a kept ``.rela.text`` names ``.symtab`` entries by index, so no
+    symbol may go: not the section symbols of debug sections (``-g``), not the ``STT_FILE``
+    symbols (``-g0``, where nothing else would change)."""
+    exe = tmp_path / "hello-relocs"
+    source = native.exe.parent / "src" / "exe.c"
+    run(tool("gcc"), debug_info, "-O1", "-Wl,--emit-relocs", source, "-o", exe)
+    assert ".rela.text" in section_names(exe)
+    assert any(row[3] == "FILE" for row in static_symbols(exe))
+    result = elf.strip(exe.read_bytes(), "debug")
+    assert isinstance(result, Unchanged) and not result.clean
+    assert "refer to symbols of .symtab by index" in result.reason
+
+
 def test_gnu_strip_sizes(native: Native, tmp_path: Path) -> None:
     """Within alignment padding of GNU strip on plain (non-patchelf'ed) gcc output."""
     strip = tool("strip")
@@ -282,13 +364,11 @@ def test_cross_target(cross: dict[str, Path], target: str, level: Level, tmp_pat
     llvm = tmp_path / "llvm.so"
     flag = "--strip-unneeded" if level == "all" else "--strip-debug"
     run(tool("llvm-strip-19"), flag, "-o", llvm, original)
-    if level == "all":
-        # Same layout rules: equal up to alignment padding.
-        assert abs(ours.stat().st_size - llvm.stat().st_size) <= 8
-    else:
-        # llvm-strip --strip-debug also drops STT_FILE symbols and rebuilds .strtab; we keep
-        # the symbol table as it is apart from symbols of removed sections.
-        assert 0 <= ours.stat().st_size - llvm.stat().st_size <= 256
+    # Same layout rules and, at level debug, the same symbols and string table: equal up to
+    # alignment padding.
+    assert abs(ours.stat().st_size - llvm.stat().st_size) <= 8
+    if level == "debug":
+        assert_like_strip_debug(original, ours)
 
 
 # -- LIEF as an independent reader --------------------------------------------------------------

@@ -74,6 +74,9 @@ PINS = {
     "numpy-win": Pin("numpy", "2.4.6", "win_amd64", "win_amd64"),
     "pyyaml-win": Pin("pyyaml", "6.0.3", "win_amd64", "win_amd64"),
     "pyyaml-linux": Pin("pyyaml", "6.0.3", "manylinux_2_17_x86_64", "manylinux*_x86_64"),
+    # a Rust extension (lld output): no debug sections, but STT_FILE symbols and a .strtab
+    # without tail merging, which is all that strip --strip-debug removes from it
+    "tokenizers-linux": Pin("tokenizers", "0.23.3", "manylinux_2_17_x86_64", "manylinux*_x86_64"),
 }
 MACOS = ["pyyaml-arm64", "pillow-arm64", "pyyaml-x86_64", "cryptography-universal2"]
 WINDOWS = ["numpy-win", "pyyaml-win"]
@@ -480,6 +483,26 @@ def test_manylinux_pyyaml_stripped_installs_and_runs(real_wheel: Callable[[str],
     env = {**os.environ, "PYTHONPATH": str(target)}
     proc = subprocess.run([python311(), "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_manylinux_debug_level_matches_llvm_strip_debug(real_wheel: Callable[[str], Path], tmp_path: Path) -> None:
+    """Level debug on a Rust extension: within 1 % + 4 KiB of ``llvm-strip --strip-debug``,
+    every ``STT_FILE`` symbol gone, and readelf has nothing to say about the result."""
+    from stripwheel.binaries import Stripped, elf
+
+    (name, data), *others = members(real_wheel("tokenizers-linux"), lambda head: head[:4] == ELF_MAGIC).items()
+    assert not others and name.endswith(".abi3.so")
+    original, ours, llvm = tmp_path / "original.so", tmp_path / "ours.so", tmp_path / "llvm.so"
+    original.write_bytes(data)
+    result = elf.strip(data, "debug")
+    assert isinstance(result, Stripped)
+    ours.write_bytes(result.materialize(data))
+    run(need("llvm-strip-19"), "--strip-debug", "-o", llvm, original)
+    target = llvm.stat().st_size
+    assert abs(result.size - target) <= target // 100 + 4096, (result.size, target)
+    assert " FILE " in tool_text("readelf", original, "-sW")
+    assert " FILE " not in tool_text("readelf", ours, "-sW")
+    assert run(need("readelf"), "-W", "-a", ours).stderr == ""  # readelf warns on stderr
 
 
 @pytest.mark.parametrize("key", [*MACOS, *WINDOWS, "pyyaml-linux"])
