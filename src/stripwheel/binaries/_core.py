@@ -111,8 +111,8 @@ _T = TypeVar("_T")
 
 def guarded(label: str) -> Callable[[Callable[..., _T]], Callable[..., _T]]:
     """Decorate a public rewriter function: :data:`MALFORMED` becomes one
-    ``BinaryError("malformed <label> file (…)")``; a :class:`Refused` escaping it becomes
-    :class:`Unchanged` where the function returns a result."""
+    ``BinaryError("malformed <label> file (…)")``. (A :class:`Refused` is the rewriter's own
+    to turn into :class:`Unchanged`.)"""
 
     def decorate(fn: Callable[..., _T]) -> Callable[..., _T]:
         @functools.wraps(fn)
