@@ -69,6 +69,7 @@ ELFDATA2LSB, ELFDATA2MSB = 1, 2
 ET_REL, ET_EXEC, ET_DYN, ET_CORE = 1, 2, 3, 4
 # sh_type
 SHT_NULL = 0
+SHT_PROGBITS = 1
 SHT_SYMTAB = 2
 SHT_STRTAB = 3
 SHT_RELA = 4
@@ -457,18 +458,24 @@ class _Layout:
 # -- public functions -----------------------------------------------------------------------------
 
 
-def strip(data: Buffer, level: Level) -> Result:
-    """Strip ``data`` (a whole ELF file) at ``level`` ("all" or "debug")."""
+#: A non-allocated section to add to a stripped file: (name, contents, alignment).
+Added = tuple[str, bytes, int]
+
+
+def strip(data: Buffer, level: Level, add: tuple[Added, ...] = ()) -> Result:
+    """Strip ``data`` (a whole ELF file) at ``level`` ("all" or "debug"); a file that is
+    stripped also gets the sections ``add`` (``.gnu_debuglink``, ``.gnu_debugdata``), each
+    replacing a section of the same name."""
     if level not in LEVELS:
         # Checked outside the guard: a caller's bad level is not a malformed file.
         raise ValueError(f"bad strip level {level!r}")
-    return _strip_or_refuse(data, level)
+    return _strip_or_refuse(data, level, add)
 
 
 @guarded("ELF")
-def _strip_or_refuse(data: Buffer, level: Level) -> Result:
+def _strip_or_refuse(data: Buffer, level: Level, add: tuple[Added, ...]) -> Result:
     try:
-        return _strip(data, level)
+        return _strip(data, level, add)
     except Refused as refused:
         return Unchanged.of(refused)
 
@@ -539,13 +546,16 @@ class _Plan:
     new_phoff: int = 0
     new_shoff: int = 0
     new_size: int = 0
+    #: sections added after the kept ones, and their (sh_name, output offset)
+    added: tuple[Added, ...] = ()
+    added_at: list[tuple[int, int]] = field(default_factory=list)
 
     @property
     def new_shnum(self) -> int:
-        return len(self.newidx) - len(self.removed)
+        return len(self.newidx) - len(self.removed) + len(self.added)
 
 
-def _strip(data: Buffer, level: Level) -> Stripped:
+def _strip(data: Buffer, level: Level, add: tuple[Added, ...] = ()) -> Stripped:
     """The whole rewrite; a file that cannot or need not change raises :class:`Refused`."""
     elf = _strippable_elf(data)
     removed = _choose_removed(elf, level)
@@ -554,8 +564,16 @@ def _strip(data: Buffer, level: Level) -> Stripped:
     edits, held_back = _plan_symbol_tables(elf, removed, newidx, layout, level)
     if not removed and not edits:
         raise Refused(held_back) if held_back else Refused("already stripped", clean=True)
+    # An added section replaces the one of its name (a stale .gnu_debuglink, say).
+    adding = {name for name, _, _ in add}
+    replaced = {sec.num for sec in elf.sections[1:] if sec.name in adding and not sec.alloc}
+    if replaced - removed:
+        removed |= replaced
+        newidx = _renumber(elf, removed)
+        blocks, layout = _rigid_blocks(elf, removed)
+        edits, _ = _plan_symbol_tables(elf, removed, newidx, layout, level)
     _check_tail(elf)
-    plan = _Plan(elf, removed, newidx, blocks, layout)
+    plan = _Plan(elf, removed, newidx, blocks, layout, added=add)
     _move_blocks(plan)
     _apply_symbol_edits(plan, edits)
     _rebuild_section_names(plan)
@@ -970,10 +988,14 @@ def _rebuild_section_names(plan: _Plan) -> None:
         or not any(s.num == shstrndx for s in plan.appended)
         or any(t.link == shstrndx and t.num not in removed for t in secs if t.num)
     ):
+        if plan.added:
+            raise Refused(f"cannot add {plan.added[0][0]}: the section names cannot be rewritten")
         return
     kept_names = {s.num: s.name.encode("utf-8", "surrogateescape") for s in secs if s.num not in removed}
-    names, where = suffix_shared_table(kept_names.values())
+    added_names = [name.encode() for name, _, _ in plan.added]
+    names, where = suffix_shared_table([*kept_names.values(), *added_names])
     plan.name_offs = {i: where[n] for i, n in kept_names.items()}
+    plan.added_at = [(where[n], 0) for n in added_names]
     plan.contents[shstrndx] = names
     plan.new_sizes[shstrndx] = len(names)
 
@@ -987,6 +1009,10 @@ def _place_appended(plan: _Plan) -> None:
         cursor = align_up(cursor, s.addralign)
         plan.new_offset[s.num] = cursor
         cursor += size if s.type != SHT_NOBITS else 0
+    for i, (_name, contents, alignment) in enumerate(plan.added):
+        cursor = align_up(cursor, alignment)
+        plan.added_at[i] = (plan.added_at[i][0], cursor)
+        cursor += len(contents)
     plan.cursor = cursor
     plan.new_shoff = align_up(cursor, elf.word)
     plan.new_size = plan.new_shoff + plan.new_shnum * elf.shdr_size
@@ -1051,6 +1077,8 @@ def _section_headers(plan: _Plan) -> bytes:
             s.addralign,
             s.entsize,
         )
+    for (name_off, offset), (_name, contents, alignment) in zip(plan.added_at, plan.added):
+        table += struct.pack(elf.shdr_fmt, name_off, SHT_PROGBITS, 0, 0, offset, len(contents), 0, 0, alignment, 0)
     return bytes(table)
 
 
@@ -1078,6 +1106,8 @@ def _assemble(plan: _Plan, section_headers: bytes) -> list[Piece]:
             items.append((plan.new_offset[s.num], -1, len(plan.contents[s.num]), plan.contents[s.num]))
         elif s.size:
             items.append((plan.new_offset[s.num], s.offset, s.size, None))
+    for (_name_off, offset), (_name, contents, _alignment) in zip(plan.added_at, plan.added):
+        items.append((offset, -1, len(contents), contents))
     items.append((plan.new_shoff, -1, len(section_headers), section_headers))
     items.sort(key=lambda t: t[0])
 
