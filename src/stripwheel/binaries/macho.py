@@ -25,7 +25,7 @@ import struct
 from dataclasses import dataclass, field
 
 from . import codesign
-from ._core import BinaryError, BinaryInfo, Buffer, Copy, Format, Level, Piece, Stripped, Unchanged
+from ._core import BinaryError, BinaryInfo, Buffer, Copy, Format, Level, Piece, Stripped, Unchanged, pruned_table
 
 FORMAT: Format = "Mach-O"
 
@@ -556,29 +556,23 @@ def _rewrite_symbols(
         count += kept
 
     strtab = bytes(view[stroff : stroff + strsize])
-
-    def name_at(offset: int) -> bytes:
-        if offset >= strsize:
-            raise BinaryError("symbol name outside the string table")
-        end = strtab.find(b"\0", offset)
-        return strtab[offset : end if end >= 0 else strsize]
-
     kept_symbols = [sym for sym, kept in zip(symbols, keep) if kept]
-    names: set[bytes] = set()
+    used: list[int] = []
     for n_strx, n_type, _, _, n_value in kept_symbols:
-        if n_strx:
-            names.add(name_at(n_strx))
-        if n_type & (_N_STAB | _N_TYPE) == _N_INDR and n_value:
-            names.add(name_at(n_value))
-    prefix = b" \0" if strtab.startswith(b" \0") else b"\0"
-    table, offsets = _string_table(prefix, names, img.ptr)
+        used.append(n_strx)
+        if n_type & (_N_STAB | _N_TYPE) == _N_INDR:
+            used.append(n_value)  # an indirect symbol's value names the symbol it stands for
+    # Keep the linker's string order, only dropping unused strings: a re-sorted table deflates
+    # worse, enough to make a wheel grow when few symbols go.
+    prefix = 2 if strtab.startswith(b" \0") else 1
+    table, moved = pruned_table(strtab, used, prefix)
+    table += bytes(_align(len(table), img.ptr) - len(table))
 
     out = bytearray()
     for n_strx, n_type, n_sect, n_desc, n_value in kept_symbols:
-        if n_type & (_N_STAB | _N_TYPE) == _N_INDR and n_value:
-            n_value = offsets[name_at(n_value)]
-        strx = offsets[name_at(n_strx)] if n_strx else 0
-        out += struct.pack(nlist_fmt, strx, n_type, n_sect, n_desc, n_value)
+        if n_type & (_N_STAB | _N_TYPE) == _N_INDR:
+            n_value = moved[n_value]
+        out += struct.pack(nlist_fmt, moved[n_strx], n_type, n_sect, n_desc, n_value)
     symtab_blob.content = bytes(out)
     strtab_blob.content = table
     struct.pack_into(e + "I", head, symtab + 12, count)
@@ -610,24 +604,6 @@ def _rewrite_symbols(
                 before[start + length] - before[start],
             )
     return locals_removed, stabs_removed
-
-
-def _string_table(prefix: bytes, names: set[bytes], ptr: int) -> tuple[bytes, dict[bytes, int]]:
-    """Build a string table sharing suffixes ("_foo" inside "_bar_foo"), padded to ``ptr``."""
-    offsets = {b"": len(prefix) - 1}
-    out = bytearray(prefix)
-    previous = b""
-    previous_offset = 0
-    # Reversed-name order puts every name right after a name that ends with it.
-    for name in sorted((n for n in names if n), key=lambda n: n[::-1], reverse=True):
-        if previous.endswith(name):
-            offsets[name] = previous_offset + len(previous) - len(name)
-            continue
-        offsets[name] = len(out)
-        out += name + b"\0"
-        previous, previous_offset = name, offsets[name]
-    out += bytes(_align(len(out), ptr) - len(out))
-    return bytes(out), offsets
 
 
 def _reloc_symbol(img: _Slice, address: int, word: int) -> int | None:
