@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from _codesign_oracle import code_directories, signature_kind, verify_signature
 from _macho_fixtures import (
     NM,
     OBJDUMP,
@@ -17,12 +18,10 @@ from _macho_fixtures import (
     build_all,
     fat_slices,
     load_commands,
-    page_hashes_ok,
     run,
     splice_signature,
 )
 from stripwheel.binaries import BinaryError, BinaryInfo, Copy, Stripped, Unchanged, detect, macho
-from stripwheel.binaries.codesign import signature_kind, verify_signature
 
 THIN = [
     "arm64_bundle.so",
@@ -188,20 +187,25 @@ def test_signatures_stay_valid(fixtures: dict[str, Path], name: str) -> None:
             if kind == "none":
                 assert verify_signature(after) == ["no code signature"]
                 continue
-            assert verify_signature(after) == []
-            dataoff = next(
-                struct.unpack_from("<I", after, pos + 8)[0] for pos, cmd, _ in load_commands(after) if cmd == 0x1D
-            )
-            assert dataoff % 16 == 0
-            assert page_hashes_ok(after, dataoff)
+            assert verify_signature(after) == []  # page hashes, special slots, layout
+            assert_sha256_4k(after)
+
+
+def assert_sha256_4k(data: bytes) -> None:
+    """An ad hoc re-signature has one SHA-256 CodeDirectory over 4 KiB pages."""
+    assert [(cd.hash_type, cd.hash_size, cd.page_shift) for cd in code_directories(data)] == [(2, 32, 12)]
 
 
 def test_signature_kinds(fixtures: dict[str, Path]) -> None:
-    assert signature_kind(fixtures["arm64_bundle.so"].read_bytes()) == "linker-signed"
-    assert signature_kind(fixtures["x86_64_bundle.so"].read_bytes()) == "none"
+    """What inspect reports, against the oracle's own reading."""
     data = fixtures["arm64_bundle.so"].read_bytes()
-    assert signature_kind(splice_signature(data, b"")) == "ad hoc"
-    assert signature_kind(splice_signature(data, b"\x30\x80" * 100)) == "certificate"
+    for sample, kind in (
+        (data, "linker-signed"),
+        (fixtures["x86_64_bundle.so"].read_bytes(), "none"),
+        (splice_signature(data, b""), "ad hoc"),
+        (splice_signature(data, b"\x30\x80" * 100), "certificate"),
+    ):
+        assert macho.inspect(sample).signature == signature_kind(sample) == kind
 
 
 def test_verifier_catches_a_changed_byte(fixtures: dict[str, Path]) -> None:
@@ -223,13 +227,13 @@ def test_codesign_style_ad_hoc_signature_is_rebuilt(fixtures: dict[str, Path]) -
     assert verify_signature(data) == []
     out = stripped(data)
     assert verify_signature(out) == []
-    assert signature_kind(out) == "ad hoc"
+    assert signature_kind(out) == macho.inspect(out).signature == "ad hoc"
     dataoff = next(struct.unpack_from("<I", out, pos + 8)[0] for pos, cmd, _ in load_commands(out) if cmd == 0x1D)
     count = struct.unpack_from(">I", out, dataoff + 8)[0]
     slots = [struct.unpack_from(">I", out, dataoff + 12 + 8 * i)[0] for i in range(count)]
     assert slots == [0, 2, 0x10000]
     assert b"fixture.identifier\0" in out[dataoff:]
-    assert page_hashes_ok(out, dataoff)
+    assert_sha256_4k(out)
 
 
 def test_certificate_signed_slice_is_refused(fixtures: dict[str, Path]) -> None:
