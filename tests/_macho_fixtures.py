@@ -1,9 +1,9 @@
-"""Real Mach-O test binaries, built on Linux with clang/lld, plus independent checking helpers.
+"""Real Mach-O test binaries, built on Linux with clang/lld, plus independent reading helpers.
 
 No SDK is needed: the C sources declare the libc functions they call, and a small text stub
-(``libSystem.tbd``) stands in for ``/usr/lib/libSystem.B.dylib``. The helpers that parse code
-signatures here are written separately from ``stripwheel.binaries.codesign`` on purpose, so the
-tests do not check the library against itself.
+(``libSystem.tbd``) stands in for ``/usr/lib/libSystem.B.dylib``. The helpers here are written
+separately from ``stripwheel.binaries`` on purpose, so the tests do not check the library
+against itself; signatures are verified by ``_codesign_oracle``.
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ def build_all(root: Path) -> dict[str, Path]:
     return out
 
 
-# --- independent signature helpers ---------------------------------------------------------
+# --- independent reading helpers -----------------------------------------------------------
 
 
 def load_commands(data: bytes) -> list[tuple[int, int, int]]:
@@ -172,31 +172,6 @@ def fat_slices(data: bytes) -> list[tuple[int, int, int, int]]:
         (ct, off, size, align)
         for ct, _, off, size, align in (struct.unpack_from(">5I", data, 8 + 20 * i) for i in range(count))
     ]
-
-
-def page_hashes_ok(data: bytes, dataoff: int) -> bool:
-    """Recompute the SHA-256 page hashes of a slice's primary CodeDirectory."""
-    magic, _, count = struct.unpack_from(">3I", data, dataoff)
-    assert magic == 0xFADE0CC0
-    for i in range(count):
-        slot, offset = struct.unpack_from(">2I", data, dataoff + 12 + 8 * i)
-        if slot == 0:
-            cd = dataoff + offset
-            break
-    else:
-        return False
-    hash_offset = struct.unpack_from(">I", data, cd + 16)[0]
-    n_code, code_limit = struct.unpack_from(">2I", data, cd + 28)
-    hash_size, hash_type, _, page_shift = data[cd + 36 : cd + 40]
-    assert (hash_size, hash_type, page_shift) == (32, 2, 12)
-    if code_limit != dataoff or n_code != -(-code_limit // 4096):
-        return False
-    for page in range(n_code):
-        want = data[cd + hash_offset + 32 * page : cd + hash_offset + 32 * (page + 1)]
-        chunk = data[page * 4096 : min((page + 1) * 4096, code_limit)]
-        if hashlib.sha256(chunk).digest() != want:
-            return False
-    return True
 
 
 def splice_signature(data: bytes, cms_payload: bytes, flags: int = 0x2) -> bytes:

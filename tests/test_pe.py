@@ -520,3 +520,33 @@ def test_works_on_memoryview_and_mmap(built: dict[str, Fixture]) -> None:
             result = pe.strip(buf, "all")
             assert isinstance(result, Stripped)
             assert result.materialize(buf) == expected
+
+
+@pytest.mark.parametrize("error", [OverflowError, KeyError, struct.error, IndexError, ValueError])
+def test_every_low_level_parse_failure_becomes_binary_error(
+    built: dict[str, Fixture], monkeypatch: pytest.MonkeyPatch, error: type[Exception]
+) -> None:
+    """Like the ELF and Mach-O rewriters, every failure a parser meets on malformed input (the
+    core's MALFORMED set) must come out as BinaryError, never as an internal error.
+
+    Fuzzing the headers and symbol table of the MinGW fixtures found no byte pattern that
+    reaches OverflowError or KeyError today, so the PE reader is made to raise each of them
+    while it reads the COFF file header of a real MinGW DLL."""
+    data = built["sample.dll"].path.read_bytes()
+    (lfanew,) = struct.unpack_from("<I", data, 0x3C)
+    coff = lfanew + 4
+    read = pe._unpack
+
+    def failing(fmt: str, buf: bytes, offset: int) -> tuple[int, ...]:
+        if offset == coff:
+            raise error("a field too large for the parser")
+        return read(fmt, buf, offset)
+
+    monkeypatch.setattr(pe, "_unpack", failing)
+    for level in LEVELS:
+        with pytest.raises(BinaryError, match="malformed PE file"):
+            pe.strip(data, level)
+    with pytest.raises(BinaryError, match="malformed PE file"):
+        pe.inspect(data)
+    with pytest.raises(BinaryError, match="malformed PE file"):
+        pe.arch(data)

@@ -8,7 +8,12 @@ import mmap
 import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Literal, TypeVar, Union
+from typing import TYPE_CHECKING, Literal, TypeVar, Union
+
+if TYPE_CHECKING:  # typing.ParamSpec is Python 3.10+; the annotations below are never evaluated
+    from typing_extensions import ParamSpec
+
+    _P = ParamSpec("_P")
 
 Level = Literal["all", "debug"]
 LEVELS: tuple[Level, ...] = ("all", "debug")
@@ -109,14 +114,14 @@ class BinaryInfo:
 _T = TypeVar("_T")
 
 
-def guarded(label: str) -> Callable[[Callable[..., _T]], Callable[..., _T]]:
+def guarded(label: str) -> Callable[[Callable[_P, _T]], Callable[_P, _T]]:
     """Decorate a public rewriter function: :data:`MALFORMED` becomes one
     ``BinaryError("malformed <label> file (…)")``. (A :class:`Refused` is the rewriter's own
     to turn into :class:`Unchanged`.)"""
 
-    def decorate(fn: Callable[..., _T]) -> Callable[..., _T]:
+    def decorate(fn: Callable[_P, _T]) -> Callable[_P, _T]:
         @functools.wraps(fn)
-        def wrapper(*args: object, **kwargs: object) -> _T:
+        def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _T:
             try:
                 return fn(*args, **kwargs)
             except MALFORMED as exc:

@@ -8,6 +8,8 @@ loadable byte moves, so no RVA or file offset inside the image changes.
 
 Level ``all`` removes the debug sections and the COFF symbol table; level ``debug`` removes the
 debug sections only and moves the (pruned) symbol table down to the new end of the file.
+
+Field names and offsets are those of the PE/COFF specification.
 """
 
 from __future__ import annotations
@@ -15,7 +17,23 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from ._core import BinaryError, BinaryInfo, Buffer, Copy, Format, Level, Piece, Stripped, Unchanged
+from ._core import (
+    BinaryError,
+    BinaryInfo,
+    Buffer,
+    Copy,
+    Format,
+    Level,
+    Piece,
+    Refused,
+    Result,
+    Stripped,
+    Unchanged,
+    align_up,
+    guarded,
+    piece_length,
+    strippable_by_level,
+)
 
 FORMAT: Format = "PE"
 MAGICS = (b"MZ",)
@@ -35,22 +53,67 @@ _MACHINES = {
     0xA641: "arm64ec",
 }
 
+# MS-DOS header
+_DOS_HEADER_SIZE = 0x40
+_E_LFANEW = 0x3C  # file offset of the PE signature
+_PE_SIGNATURE = b"PE\0\0"
+
+# COFF file header, right after the signature
+_COFF_HEADER = "<HHIIIHH"  # Machine, NumberOfSections, TimeDateStamp, PointerToSymbolTable,
+# NumberOfSymbols, SizeOfOptionalHeader, Characteristics
+_COFF_HEADER_SIZE = 20
+_COFF_NUMBER_OF_SECTIONS = 2
+_COFF_POINTER_TO_SYMBOL_TABLE = 8  # NumberOfSymbols follows
+_COFF_CHARACTERISTICS = 18
+
 # COFF file header characteristics
 _LINE_NUMS_STRIPPED = 0x0004
 _LOCAL_SYMS_STRIPPED = 0x0008
 _DEBUG_STRIPPED = 0x0200
 _FILE_DLL = 0x2000
 
+# optional header
+_PE32_MAGIC = 0x10B
+_PE32_PLUS_MAGIC = 0x20B
+_OPT_ADDRESS_OF_ENTRY_POINT = 16
+_OPT_SECTION_ALIGNMENT = 32  # FileAlignment follows
+_OPT_SIZE_OF_IMAGE = 56
+_OPT_SIZE_OF_HEADERS = 60  # CheckSum follows
+_OPT_CHECKSUM = 64
+#: where the data directories start; NumberOfRvaAndSizes is the word before them
+_OPT_DATA_DIRECTORIES = {_PE32_MAGIC: 96, _PE32_PLUS_MAGIC: 112}
+_DATA_DIRECTORY_SIZE = 8  # VirtualAddress, Size
+_DIR_SECURITY = 4  # the certificate table: a file offset, not an RVA
+_DIR_DEBUG = 6
+
+# section header
+_SECTION_HEADER_SIZE = 40
+_SECTION_NAME_SIZE = 8
+_SECTION_FIELDS = "<IIIIIIHHI"  # VirtualSize, VirtualAddress, SizeOfRawData, PointerToRawData,
+# PointerToRelocations, PointerToLinenumbers, NumberOfRelocations, NumberOfLinenumbers,
+# Characteristics
+
 # section characteristics that a pure debug-information section never has
 _SCN_CODE = 0x00000020
 _SCN_EXECUTE = 0x20000000
 _SCN_WRITE = 0x80000000
 
-_SYM_SIZE = 18
-_SECTION_HEADER_SIZE = 40
-_DIR_SECURITY = 4
-_DIR_DEBUG = 6
+# debug directory entry: SizeOfData, AddressOfRawData, PointerToRawData from +16
 _DEBUG_ENTRY_SIZE = 28
+_DEBUG_ENTRY_DATA = 16
+
+# COFF symbol records (18 bytes; auxiliary records follow their symbol)
+_SYM_SIZE = 18
+_SYM_VALUE = 8  # Value, SectionNumber, Type, StorageClass, NumberOfAuxSymbols
+_SYM_SECTION = 12
+_SYM_STORAGE_CLASS = 16
+_SYM_NUMBER_OF_AUX = 17
+_AUX_TAG_INDEX = _SYM_SIZE  # first word of the first auxiliary record
+_AUX_NEXT_FUNCTION = _SYM_SIZE + 12  # PointerToNextFunction of a function definition
+_DTYPE_MASK = 0xF0
+_DTYPE_FUNCTION = 0x20
+#: the string table starts with its own size (4 bytes, counted)
+_STRTAB_SIZE_FIELD = 4
 
 # COFF symbol storage classes whose records hold symbol-table indices
 _CLASS_EXTERNAL = 2
@@ -59,6 +122,8 @@ _CLASS_FUNCTION = 101
 _CLASS_FILE = 103
 _CLASS_WEAK_EXTERNAL = 105
 
+#: zero bytes after the last section shorter than this (and than FileAlignment) are padding
+_MAX_PADDING = 512
 _CHUNK = 1 << 20
 
 
@@ -80,12 +145,15 @@ class _Section:
         # a zero VirtualSize means "as large as the raw data" for old linkers
         return self.va + (self.vsize or self.raw_size)
 
+    @property
+    def label(self) -> str:
+        return self.name or f"section {self.index}"
+
 
 @dataclass(frozen=True)
 class _Image:
     coff: int  # file offset of the COFF file header
     opt: int  # file offset of the optional header
-    pe32plus: bool
     machine: int
     characteristics: int
     symptr: int
@@ -100,6 +168,20 @@ class _Image:
     sections: tuple[_Section, ...]
     strtab: tuple[int, int] | None  # (offset, size) of the COFF string table
 
+    @property
+    def signed(self) -> bool:
+        return len(self.dirs) > _DIR_SECURITY and self.dirs[_DIR_SECURITY][1] != 0
+
+
+@dataclass(frozen=True)
+class _OptionalHeader:
+    entry: int
+    section_align: int
+    file_align: int
+    size_of_headers: int
+    checksum: int
+    dirs: tuple[tuple[int, int], ...]
+
 
 def _unpack(fmt: str, data: Buffer, offset: int) -> tuple[int, ...]:
     if offset < 0 or offset + struct.calcsize(fmt) > len(data):
@@ -109,74 +191,75 @@ def _unpack(fmt: str, data: Buffer, offset: int) -> tuple[int, ...]:
 
 def _is_pe(data: Buffer) -> bool:
     """True if an NT header follows the MS-DOS header; a bare DOS program is not ours."""
-    if len(data) < 0x40 or bytes(data[:2]) != b"MZ":
+    if len(data) < _DOS_HEADER_SIZE or bytes(data[:2]) != b"MZ":
         return False
-    (lfanew,) = struct.unpack_from("<I", data, 0x3C)
-    return lfanew >= 4 and lfanew + 4 <= len(data) and bytes(data[lfanew : lfanew + 4]) == b"PE\0\0"
+    (lfanew,) = struct.unpack_from("<I", data, _E_LFANEW)
+    signature = bytes(data[lfanew : lfanew + len(_PE_SIGNATURE)])
+    return lfanew >= 4 and signature == _PE_SIGNATURE
 
 
 def _parse(data: Buffer) -> _Image:
-    (lfanew,) = _unpack("<I", data, 0x3C)
-    coff = lfanew + 4
-    machine, nsections, _, symptr, nsyms, opt_size, characteristics = _unpack("<HHIIIHH", data, coff)
-    opt = coff + 20
-    (magic,) = _unpack("<H", data, opt)
-    if magic == 0x10B:
-        pe32plus, dirs_at = False, 96
-    elif magic == 0x20B:
-        pe32plus, dirs_at = True, 112
-    else:
-        raise BinaryError(f"unknown PE optional header magic 0x{magic:x}")
-    if opt_size < dirs_at:
-        raise BinaryError("PE optional header too small")
-    (entry,) = _unpack("<I", data, opt + 16)
-    section_align, file_align = _unpack("<II", data, opt + 32)
-    size_of_headers, checksum = _unpack("<II", data, opt + 60)
-    (ndirs,) = _unpack("<I", data, opt + dirs_at - 4)
-    # NumberOfRvaAndSizes may claim more than the optional header holds: trust the header size
-    ndirs = min(ndirs, (opt_size - dirs_at) // 8)
-    dirs = tuple((rva, size) for rva, size in (_unpack("<II", data, opt + dirs_at + 8 * i) for i in range(ndirs)))
-
+    (lfanew,) = _unpack("<I", data, _E_LFANEW)
+    coff = lfanew + len(_PE_SIGNATURE)
+    machine, nsections, _, symptr, nsyms, opt_size, characteristics = _unpack(_COFF_HEADER, data, coff)
+    opt = coff + _COFF_HEADER_SIZE
+    optional = _parse_optional_header(data, opt, opt_size)
     table = opt + opt_size
     table_end = table + _SECTION_HEADER_SIZE * nsections
     if table_end > len(data):
         raise BinaryError("truncated PE section table")
-
     strtab: tuple[int, int] | None = None
     if symptr:
         at = symptr + _SYM_SIZE * nsyms
         (strsize,) = _unpack("<I", data, at)
         # the size counts its own four bytes; 0 is written by some tools for "empty"
-        strsize = max(strsize, 4)
+        strsize = max(strsize, _STRTAB_SIZE_FIELD)
         if at + strsize > len(data):
             raise BinaryError("truncated COFF string table")
         strtab = (at, strsize)
-
-    sections = []
-    for i in range(nsections):
-        hdr = table + _SECTION_HEADER_SIZE * i
-        raw_name = bytes(data[hdr : hdr + 8])
-        vsize, va, raw_size, raw_ptr, _, _, _, nlines, flags = _unpack("<IIIIIIHHI", data, hdr + 8)
-        name, long_name = _section_name(data, raw_name, strtab)
-        sections.append(_Section(i, hdr, name, long_name, vsize, va, raw_size, raw_ptr, nlines, flags))
+    sections = tuple(_parse_section(data, i, table + _SECTION_HEADER_SIZE * i, strtab) for i in range(nsections))
     return _Image(
         coff=coff,
         opt=opt,
-        pe32plus=pe32plus,
         machine=machine,
         characteristics=characteristics,
         symptr=symptr,
         nsyms=nsyms,
         table_end=table_end,
-        section_align=section_align,
-        file_align=file_align,
-        size_of_headers=size_of_headers,
-        entry=entry,
-        checksum=checksum,
-        dirs=dirs,
-        sections=tuple(sections),
+        section_align=optional.section_align,
+        file_align=optional.file_align,
+        size_of_headers=optional.size_of_headers,
+        entry=optional.entry,
+        checksum=optional.checksum,
+        dirs=optional.dirs,
+        sections=sections,
         strtab=strtab,
     )
+
+
+def _parse_optional_header(data: Buffer, opt: int, opt_size: int) -> _OptionalHeader:
+    (magic,) = _unpack("<H", data, opt)
+    dirs_at = _OPT_DATA_DIRECTORIES.get(magic)
+    if dirs_at is None:
+        raise BinaryError(f"unknown PE optional header magic 0x{magic:x}")
+    if opt_size < dirs_at:
+        raise BinaryError("PE optional header too small")
+    (entry,) = _unpack("<I", data, opt + _OPT_ADDRESS_OF_ENTRY_POINT)
+    section_align, file_align = _unpack("<II", data, opt + _OPT_SECTION_ALIGNMENT)
+    size_of_headers, checksum = _unpack("<II", data, opt + _OPT_SIZE_OF_HEADERS)
+    (ndirs,) = _unpack("<I", data, opt + dirs_at - 4)
+    # NumberOfRvaAndSizes may claim more than the optional header holds: trust the header size
+    ndirs = min(ndirs, (opt_size - dirs_at) // _DATA_DIRECTORY_SIZE)
+    entries = (_unpack("<II", data, opt + dirs_at + _DATA_DIRECTORY_SIZE * i) for i in range(ndirs))
+    dirs = tuple((rva, size) for rva, size in entries)
+    return _OptionalHeader(entry, section_align, file_align, size_of_headers, checksum, dirs)
+
+
+def _parse_section(data: Buffer, index: int, header: int, strtab: tuple[int, int] | None) -> _Section:
+    raw_name = bytes(data[header : header + _SECTION_NAME_SIZE])
+    vsize, va, raw_size, raw_ptr, _, _, _, nlines, flags = _unpack(_SECTION_FIELDS, data, header + _SECTION_NAME_SIZE)
+    name, long_name = _section_name(data, raw_name, strtab)
+    return _Section(index, header, name, long_name, vsize, va, raw_size, raw_ptr, nlines, flags)
 
 
 def _section_name(data: Buffer, raw: bytes, strtab: tuple[int, int] | None) -> tuple[str | None, bool]:
@@ -188,7 +271,7 @@ def _section_name(data: Buffer, raw: bytes, strtab: tuple[int, int] | None) -> t
         return None, True
     offset = int(short[1:])
     at, size = strtab
-    if not 4 <= offset < size:
+    if not _STRTAB_SIZE_FIELD <= offset < size:
         return None, True
     end = bytes(data[at + offset : at + size]).find(b"\0")
     if end < 0:
@@ -210,28 +293,55 @@ def _rva_to_offset(img: _Image, rva: int) -> int | None:
     return rva if rva < img.size_of_headers else None
 
 
-def _align(value: int, alignment: int) -> int:
-    if alignment <= 1:
-        return value
-    return -(-value // alignment) * alignment
+# --- what may be removed -----------------------------------------------------------------------
 
 
-def _refusal(data: Buffer, img: _Image, cut: int, kept: int) -> str | None:
-    """Why the layout cannot be stripped safely, or None."""
+def _kept_sections(img: _Image, level: Level) -> int:
+    """How many sections stay: all but the trailing debug ones."""
+    if img.signed:
+        raise Refused("Authenticode-signed (stripping would invalidate the signature)")
+    sections = img.sections
+    kept = len(sections)
+    while kept and _is_debug(sections[kept - 1]):
+        kept -= 1
+    for s in sections[:kept]:
+        if _is_debug(s):
+            raise Refused(f"debug section {s.name} is followed by non-debug sections")
+    if kept == len(sections) and not (level == "all" and img.nsyms > 0):
+        raise Refused("nothing to strip", clean=True)
+    if kept == 0:
+        raise Refused("no loadable section would remain")
+    return kept
+
+
+def _cut(data: Buffer, img: _Image, kept: int) -> int:
+    """Where the new file ends: after the last kept section's raw data, never inside the headers."""
+    cut = max(img.table_end, img.size_of_headers)
+    for s in img.sections[:kept]:
+        if s.raw_size:
+            if s.raw_ptr + s.raw_size > len(data):
+                raise BinaryError(f"section {s.name or s.index} extends past the end of the file")
+            cut = max(cut, s.raw_ptr + s.raw_size)
+    if cut > len(data):
+        raise BinaryError("PE headers extend past the end of the file")
+    return cut
+
+
+def _check_removed_data(data: Buffer, img: _Image, cut: int, kept: int) -> None:
+    """Refuse unless everything after the cut is something known to be removable."""
     removed = img.sections[kept:]
     for s in removed:
         if s.raw_size and s.raw_ptr < cut:
-            return f"debug section {s.name} lies inside the image data"
+            raise Refused(f"debug section {s.name} lies inside the image data")
         if s.raw_size and s.raw_ptr + s.raw_size > len(data):
-            raise BinaryError(f"section {s.name} extends past the end of the file")
+            raise BinaryError(f"section {s.name or s.index} extends past the end of the file")
     if any(s.nlines for s in img.sections):
-        return "COFF line numbers present"
+        raise Refused("COFF line numbers present")
     if img.strtab is not None and img.symptr < cut:
-        return "COFF symbol table lies inside the image data"
-
-    # Everything after the cut must be something we know: removed sections, the symbol table
-    # and short zero padding. Anything else is an overlay (installer payloads, appended
-    # archives) that some program reads by file offset.
+        raise Refused("COFF symbol table lies inside the image data")
+    # Removed sections, the symbol table and short zero padding may follow the cut. Anything
+    # else is an overlay (installer payloads, appended archives) that some program reads by
+    # file offset.
     regions = sorted(
         [(s.raw_ptr, s.raw_ptr + s.raw_size) for s in removed if s.raw_size]
         + ([(img.symptr, img.strtab[0] + img.strtab[1])] if img.strtab else [])
@@ -240,11 +350,15 @@ def _refusal(data: Buffer, img: _Image, cut: int, kept: int) -> str | None:
     for start, end in [*regions, (len(data), len(data))]:
         if start > pos:
             gap = bytes(data[pos:start])
-            if len(gap) >= max(img.file_align, 512) or gap.count(0) != len(gap):
-                return "unknown data after the last section (overlay)"
+            if len(gap) >= max(img.file_align, _MAX_PADDING) or gap.count(0) != len(gap):
+                raise Refused("unknown data after the last section (overlay)")
         pos = max(pos, end)
 
-    # A kept structure that points into the removed sections would dangle.
+
+def _check_references(data: Buffer, img: _Image, cut: int, kept: int) -> None:
+    """Refuse when a kept structure points into the removed sections: it would dangle."""
+    removed = img.sections[kept:]
+
     def hits(rva: int, size: int) -> _Section | None:
         for s in removed:
             if rva < s.vend and s.va < rva + max(size, 1):
@@ -252,23 +366,25 @@ def _refusal(data: Buffer, img: _Image, cut: int, kept: int) -> str | None:
         return None
 
     if img.entry and (hit := hits(img.entry, 1)) is not None:
-        return f"entry point lies in removed section {hit.name}"
+        raise Refused(f"entry point lies in removed section {hit.name}")
     for i, (rva, size) in enumerate(img.dirs):
-        if i == _DIR_SECURITY or not (rva or size):
-            continue
-        if (hit := hits(rva, size)) is not None:
-            return f"data directory {i} points into removed section {hit.name}"
-    if len(img.dirs) > _DIR_DEBUG and img.dirs[_DIR_DEBUG][1]:
-        rva, size = img.dirs[_DIR_DEBUG]
-        at = _rva_to_offset(img, rva)
-        if at is not None:
-            if at + size > len(data):
-                raise BinaryError("debug directory extends past the end of the file")
-            for e in range(size // _DEBUG_ENTRY_SIZE):
-                dsize, drva, dptr = _unpack("<III", data, at + _DEBUG_ENTRY_SIZE * e + 16)
-                if dsize and ((dptr and dptr + dsize > cut) or (drva and hits(drva, dsize))):
-                    return "debug directory entry points into removed data"
-    return None
+        if i != _DIR_SECURITY and (rva or size) and (hit := hits(rva, size)) is not None:
+            raise Refused(f"data directory {i} points into removed section {hit.name}")
+    if len(img.dirs) <= _DIR_DEBUG or not img.dirs[_DIR_DEBUG][1]:
+        return
+    rva, size = img.dirs[_DIR_DEBUG]
+    at = _rva_to_offset(img, rva)
+    if at is None:
+        return
+    if at + size > len(data):
+        raise BinaryError("debug directory extends past the end of the file")
+    for e in range(size // _DEBUG_ENTRY_SIZE):
+        dsize, drva, dptr = _unpack("<III", data, at + _DEBUG_ENTRY_SIZE * e + _DEBUG_ENTRY_DATA)
+        if dsize and ((dptr and dptr + dsize > cut) or (drva and hits(drva, dsize))):
+            raise Refused("debug directory entry points into removed data")
+
+
+# --- the symbol table --------------------------------------------------------------------------
 
 
 def _prune_symbols(data: Buffer, img: _Image, kept: int) -> bytes:
@@ -279,17 +395,7 @@ def _prune_symbols(data: Buffer, img: _Image, kept: int) -> bytes:
     numbers; only symbol indices in auxiliary records (functions, weak externals) shift.
     """
     n, base = img.nsyms, img.symptr
-    nsections = len(img.sections)
-    keep = bytearray(n)  # per record, primary and auxiliary
-    i = 0
-    while i < n:
-        (section,) = _unpack("<h", data, base + _SYM_SIZE * i + 12)
-        cls, naux = _unpack("<BB", data, base + _SYM_SIZE * i + 16)
-        if i + 1 + naux > n:
-            raise BinaryError("malformed COFF symbol table")
-        if not (kept < section <= nsections or cls == _CLASS_FILE):
-            keep[i : i + 1 + naux] = b"\1" * (1 + naux)
-        i += 1 + naux
+    keep = _kept_records(data, img, kept)
     # new_index[j] = kept records before j: the new index of a kept record, and the index of
     # the next kept record for a removed one (where references to it now land)
     new_index = [0] * (n + 1)
@@ -303,7 +409,7 @@ def _prune_symbols(data: Buffer, img: _Image, kept: int) -> bytes:
     i = 0
     while i < n:
         at = base + _SYM_SIZE * i
-        naux = data[at + 17]
+        naux = data[at + _SYM_NUMBER_OF_AUX]
         if keep[i]:
             rec = bytearray(data[at : at + _SYM_SIZE * (1 + naux)])
             for offset in _index_fields(rec, naux):
@@ -315,18 +421,80 @@ def _prune_symbols(data: Buffer, img: _Image, kept: int) -> bytes:
     return bytes(out)
 
 
+def _kept_records(data: Buffer, img: _Image, kept: int) -> bytearray:
+    """1 for every record (primary and auxiliary) that stays, 0 for the others."""
+    n, base, nsections = img.nsyms, img.symptr, len(img.sections)
+    keep = bytearray(n)
+    i = 0
+    while i < n:
+        (section,) = _unpack("<h", data, base + _SYM_SIZE * i + _SYM_SECTION)
+        cls, naux = _unpack("<BB", data, base + _SYM_SIZE * i + _SYM_STORAGE_CLASS)
+        if i + 1 + naux > n:
+            raise BinaryError("malformed COFF symbol table")
+        if not (kept < section <= nsections or cls == _CLASS_FILE):
+            keep[i : i + 1 + naux] = b"\1" * (1 + naux)
+        i += 1 + naux
+    return keep
+
+
 def _index_fields(rec: bytearray, naux: int) -> tuple[int, ...]:
     """Offsets, within a symbol and its first auxiliary record, of symbol-table indices."""
     if not naux:
         return ()
-    value, section, typ, cls = struct.unpack_from("<IhHB", rec, 8)
-    if cls in (_CLASS_EXTERNAL, _CLASS_STATIC) and typ & 0xF0 == 0x20 and section > 0:
-        return (_SYM_SIZE, _SYM_SIZE + 12)  # function definition: TagIndex, next function
-    if cls == _CLASS_FUNCTION and bytes(rec[:8]).rstrip(b"\0") == b".bf":
-        return (_SYM_SIZE + 12,)  # next function
+    value, section, typ, cls = struct.unpack_from("<IhHB", rec, _SYM_VALUE)
+    if cls in (_CLASS_EXTERNAL, _CLASS_STATIC) and typ & _DTYPE_MASK == _DTYPE_FUNCTION and section > 0:
+        return (_AUX_TAG_INDEX, _AUX_NEXT_FUNCTION)  # function definition
+    if cls == _CLASS_FUNCTION and bytes(rec[:_SECTION_NAME_SIZE]).rstrip(b"\0") == b".bf":
+        return (_AUX_NEXT_FUNCTION,)
     if cls == _CLASS_WEAK_EXTERNAL or (cls == _CLASS_EXTERNAL and section == 0 and value == 0):
-        return (_SYM_SIZE,)  # weak external: TagIndex
+        return (_AUX_TAG_INDEX,)  # weak external
     return ()
+
+
+@dataclass
+class _SymbolTail:
+    """What follows the kept sections: the symbol and string tables, or a string table only."""
+
+    pieces: list[Piece]
+    symptr: int = 0
+    nsyms: int = 0
+
+
+def _symbol_tail(data: Buffer, img: _Image, level: Level, kept: int, cut: int, header: bytearray) -> _SymbolTail:
+    if img.strtab is None:
+        return _SymbolTail([])
+    if level == "all":
+        return _long_names_only(img, kept, cut, header)
+    tail = _SymbolTail([], symptr=cut, nsyms=img.nsyms)
+    if kept < len(img.sections) and img.nsyms:
+        symbols = _prune_symbols(data, img, kept)
+        tail.nsyms = len(symbols) // _SYM_SIZE
+        tail.pieces.append(symbols)
+    elif img.nsyms:
+        tail.pieces.append(Copy(img.symptr, _SYM_SIZE * img.nsyms))
+    tail.pieces.append(Copy(*img.strtab))
+    return tail
+
+
+def _long_names_only(img: _Image, kept: int, cut: int, header: bytearray) -> _SymbolTail:
+    """Without symbols the string table only serves long names of kept sections (e.g.
+    ".eh_frame" on i386): a fresh one holding just those, the section headers pointing into it."""
+    names = bytearray()
+    for s in img.sections[:kept]:
+        if s.long_name:
+            if s.name is None:
+                raise Refused(f"section {s.index} has an unresolvable long name")
+            ref = f"/{_STRTAB_SIZE_FIELD + len(names)}".encode()
+            if len(ref) > _SECTION_NAME_SIZE:
+                raise Refused("long section names too far into the string table")
+            header[s.header : s.header + _SECTION_NAME_SIZE] = ref.ljust(_SECTION_NAME_SIZE, b"\0")
+            names += s.name.encode("latin-1") + b"\0"
+    if not names:
+        return _SymbolTail([])
+    return _SymbolTail([struct.pack("<I", _STRTAB_SIZE_FIELD + len(names)) + bytes(names)], symptr=cut)
+
+
+# --- the rewrite ------------------------------------------------------------------------------
 
 
 def _checksum(pieces: tuple[Piece, ...], data: Buffer, size: int) -> int:
@@ -359,155 +527,100 @@ def _checksum(pieces: tuple[Piece, ...], data: Buffer, size: int) -> int:
     return (folded + size) & 0xFFFFFFFF
 
 
-def strip(data: Buffer, level: Level) -> Stripped | Unchanged:
-    """Strip the trailing debug sections (and at level ``all`` the COFF symbol table)."""
-    if not _is_pe(data):
-        return Unchanged("not a PE image (MS-DOS program)", clean=True)
-    try:
-        return _strip(data, _parse(data), level, final=True)
-    except (struct.error, IndexError, ValueError) as exc:  # belt and braces: never leak these
-        raise BinaryError(f"malformed PE file ({exc})") from exc
-
-
-def _strip(data: Buffer, img: _Image, level: Level, final: bool) -> Stripped | Unchanged:
-    """The rewrite; without ``final`` the CheckSum is left for what it is (sizes only)."""
-    if len(img.dirs) > _DIR_SECURITY and img.dirs[_DIR_SECURITY][1]:
-        return Unchanged("Authenticode-signed (stripping would invalidate the signature)")
-
+def _patch_headers(header: bytearray, img: _Image, level: Level, kept: int, tail: _SymbolTail) -> None:
+    """Section count, symbol table, stripped flags, SizeOfImage; CheckSum zeroed until known."""
     sections = img.sections
-    kept = len(sections)
-    while kept and _is_debug(sections[kept - 1]):
-        kept -= 1
-    for s in sections[:kept]:
-        if _is_debug(s):
-            return Unchanged(f"debug section {s.name} is followed by non-debug sections")
-    drop_symbols = level == "all" and img.nsyms > 0
-    if kept == len(sections) and not drop_symbols:
-        return Unchanged("nothing to strip", clean=True)
-    if kept == 0:
-        return Unchanged("no loadable section would remain")
-
-    # The new file ends with the last kept section's raw data (never inside the headers).
-    cut = max(img.table_end, img.size_of_headers)
-    for s in sections[:kept]:
-        if s.raw_size:
-            if s.raw_ptr + s.raw_size > len(data):
-                raise BinaryError(f"section {s.name} extends past the end of the file")
-            cut = max(cut, s.raw_ptr + s.raw_size)
-    if cut > len(data):
-        raise BinaryError("PE headers extend past the end of the file")
-    reason = _refusal(data, img, cut, kept)
-    if reason is not None:
-        return Unchanged(reason)
-
-    header = bytearray(data[: img.table_end])
-    # drop the removed section headers; SizeOfHeaders and the first section do not move
-    first_removed = sections[kept].header if kept < len(sections) else img.table_end
-    header[first_removed:] = bytes(img.table_end - first_removed)
-    tail: list[Piece] = []
-    symptr = nsyms = 0
-    if img.strtab is not None:
-        strat, strsize = img.strtab
-        if level == "debug":
-            symptr, nsyms = cut, img.nsyms
-            if kept < len(sections) and img.nsyms:
-                symbols = _prune_symbols(data, img, kept)
-                nsyms = len(symbols) // _SYM_SIZE
-                tail.append(symbols)
-            elif img.nsyms:
-                tail.append(Copy(img.symptr, _SYM_SIZE * img.nsyms))
-            tail.append(Copy(strat, strsize))
-        else:
-            # Without symbols the string table only serves long names of kept sections
-            # (e.g. ".eh_frame" on i386): write a fresh one holding just those.
-            names = bytearray()
-            for s in sections[:kept]:
-                if s.long_name:
-                    if s.name is None:
-                        return Unchanged(f"section {s.index} has an unresolvable long name")
-                    ref = f"/{4 + len(names)}".encode()
-                    if len(ref) > 8:
-                        return Unchanged("long section names too far into the string table")
-                    header[s.header : s.header + 8] = ref.ljust(8, b"\0")
-                    names += s.name.encode("latin-1") + b"\0"
-            if names:
-                symptr = cut
-                tail.append(struct.pack("<I", 4 + len(names)) + bytes(names))
-
     characteristics = img.characteristics
     if kept < len(sections):
         characteristics |= _DEBUG_STRIPPED
     if level == "all":
         characteristics |= _LOCAL_SYMS_STRIPPED | _LINE_NUMS_STRIPPED
-    size_of_image = max(_align(s.vend, img.section_align) for s in sections[:kept])
-    size_of_image = max(size_of_image, _align(img.size_of_headers, img.section_align))
+    size_of_image = max(align_up(s.vend, img.section_align) for s in sections[:kept])
+    size_of_image = max(size_of_image, align_up(img.size_of_headers, img.section_align))
     if size_of_image > 0xFFFFFFFF:
         raise BinaryError("section addresses beyond 4 GiB")
-    struct.pack_into("<II", header, img.coff + 8, symptr, nsyms)
-    struct.pack_into("<H", header, img.coff + 2, kept)
-    struct.pack_into("<H", header, img.coff + 18, characteristics)
-    struct.pack_into("<I", header, img.opt + 56, size_of_image)
-    struct.pack_into("<I", header, img.opt + 64, 0)
+    struct.pack_into("<II", header, img.coff + _COFF_POINTER_TO_SYMBOL_TABLE, tail.symptr, tail.nsyms)
+    struct.pack_into("<H", header, img.coff + _COFF_NUMBER_OF_SECTIONS, kept)
+    struct.pack_into("<H", header, img.coff + _COFF_CHARACTERISTICS, characteristics)
+    struct.pack_into("<I", header, img.opt + _OPT_SIZE_OF_IMAGE, size_of_image)
+    struct.pack_into("<I", header, img.opt + _OPT_CHECKSUM, 0)
 
-    body: list[Piece] = []
-    if cut > img.table_end:
-        body.append(Copy(img.table_end, cut - img.table_end))
-    size = len(header) + sum(p.length if isinstance(p, Copy) else len(p) for p in body + tail)
+
+def _rewrite(data: Buffer, img: _Image, level: Level, final: bool) -> Stripped:
+    """The rewrite; without ``final`` the CheckSum is left for what it is (sizes only)."""
+    kept = _kept_sections(img, level)
+    cut = _cut(data, img, kept)
+    _check_removed_data(data, img, cut, kept)
+    _check_references(data, img, cut, kept)
+
+    header = bytearray(data[: img.table_end])
+    # drop the removed section headers; SizeOfHeaders and the first section do not move
+    first_removed = img.sections[kept].header if kept < len(img.sections) else img.table_end
+    header[first_removed:] = bytes(img.table_end - first_removed)
+    tail = _symbol_tail(data, img, level, kept, cut, header)
+    _patch_headers(header, img, level, kept, tail)
+
+    body: list[Piece] = [Copy(img.table_end, cut - img.table_end)] if cut > img.table_end else []
+    size = len(header) + sum(piece_length(p) for p in body + tail.pieces)
     if size >= len(data):
-        return Unchanged("stripping would not make the file smaller")
+        raise Refused("stripping would not make the file smaller")
     if img.checksum and final:
-        struct.pack_into("<I", header, img.opt + 64, _checksum((bytes(header), *body, *tail), data, size))
-    removed = tuple(s.name or f"section {s.index}" for s in sections[kept:])
-    if drop_symbols:
+        checksum = _checksum((bytes(header), *body, *tail.pieces), data, size)
+        struct.pack_into("<I", header, img.opt + _OPT_CHECKSUM, checksum)
+    removed = tuple(s.label for s in img.sections[kept:])
+    if level == "all" and img.nsyms > 0:
         removed += ("COFF symbol table",)
-    return Stripped(pieces=(bytes(header), *body, *tail), size=size, removed=removed)
+    return Stripped(pieces=(bytes(header), *body, *tail.pieces), size=size, removed=removed)
 
 
+def _plan(data: Buffer, img: _Image, level: Level, final: bool) -> Result:
+    try:
+        return _rewrite(data, img, level, final)
+    except Refused as refused:
+        return Unchanged.of(refused)
+
+
+_NOT_PE = Unchanged("not a PE image (MS-DOS program)", clean=True)
+
+
+@guarded("PE")
+def strip(data: Buffer, level: Level) -> Result:
+    """Strip the trailing debug sections (and at level ``all`` the COFF symbol table)."""
+    if not _is_pe(data):
+        return _NOT_PE
+    return _plan(data, _parse(data), level, final=True)
+
+
+@guarded("PE")
 def arch(data: Buffer) -> str:
     """The architecture ``inspect`` reports, from the headers alone ("" for MS-DOS programs)."""
     if not _is_pe(data):
         return ""
-    try:
-        machine = _parse(data).machine
-    except (struct.error, IndexError, ValueError) as exc:
-        raise BinaryError(f"malformed PE file ({exc})") from exc
+    machine = _parse(data).machine
     return _MACHINES.get(machine, f"0x{machine:04x}")
 
 
+@guarded("PE")
 def inspect(data: Buffer) -> BinaryInfo:
     """Architecture, kind, signature and what each level would remove."""
     if not _is_pe(data):
         return BinaryInfo(
-            format="PE",
+            format=FORMAT,
             arch="",
             size=len(data),
             strippable={"all": 0, "debug": 0},
-            note="not a PE image (MS-DOS program)",
+            note=_NOT_PE.reason,
             kind="dos",
         )
-    strippable: dict[str, int] = {}
-    note: str | None = None
-    levels: tuple[Level, ...] = ("all", "debug")
-    try:
-        img = _parse(data)
-        # summing the whole output for the CheckSum is the only costly step: skip it
-        results = [_strip(data, img, level, final=False) for level in levels]
-    except (struct.error, IndexError, ValueError) as exc:
-        raise BinaryError(f"malformed PE file ({exc})") from exc
-    for level, result in zip(levels, results):
-        if isinstance(result, Stripped):
-            strippable[level] = len(data) - result.size
-        else:
-            strippable[level] = 0
-            if not result.clean and note is None:
-                note = result.reason
-    signed = len(img.dirs) > _DIR_SECURITY and img.dirs[_DIR_SECURITY][1] != 0
+    img = _parse(data)
+    # summing the whole output for the CheckSum is the only costly step: skip it
+    strippable, note = strippable_by_level(lambda level: _plan(data, img, level, final=False), len(data))
     return BinaryInfo(
-        format="PE",
+        format=FORMAT,
         arch=_MACHINES.get(img.machine, f"0x{img.machine:04x}"),
         size=len(data),
         strippable=strippable,
-        signature="authenticode" if signed else "none",
+        signature="authenticode" if img.signed else "none",
         note=note,
         kind="dll" if img.characteristics & _FILE_DLL else "executable",
     )
