@@ -7,6 +7,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import threading
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ class DebugFile:
     size: int
     crc: int
     sha256: str
+    #: digest of the debug information alone
+    content: str
 
 
 def relative_path(layout: Layout, build_id: Optional[str], fallback: str) -> str:
@@ -50,9 +53,15 @@ class DebugStore:
         self.layout = layout
         self.dry_run = dry_run
         self._staging: Optional[Path] = None
-        self._staged: dict[str, tuple[DebugFile, Optional[Path], str]] = {}  # path -> (file, staged at, owner)
+        #: path -> (file, where it is staged, the binaries whose debuglinks name it)
+        self._staged: dict[str, tuple[DebugFile, Optional[Path], list[str]]] = {}
+        self._lock = threading.Lock()  # binaries are stripped on several threads
 
     def _stage_dir(self) -> Path:
+        with self._lock:
+            return self._make_stage_dir()
+
+    def _make_stage_dir(self) -> Path:
         if self._staging is None:
             try:
                 self.root.mkdir(parents=True, exist_ok=True)
@@ -61,9 +70,14 @@ class DebugStore:
                 raise DebugStoreError(f"cannot write debug files to {self.root}: {exc.strerror or exc}") from None
         return self._staging
 
-    def add(self, build_id: Optional[str], fallback: str, owner: str, chunks: Iterable[bytes]) -> DebugFile:
-        """Stage one debug file (``owner`` names the binary, for messages); an identical file
-        already in place or staged is fine, a different one for the same path is an error."""
+    def add(
+        self, build_id: Optional[str], fallback: str, owner: str, chunks: Iterable[bytes], content: str
+    ) -> DebugFile:
+        """Stage one debug file (``owner`` names the binary, for messages; ``content`` is the
+        digest of its debug information alone). Another binary of the run with the same
+        build-id and the same debug information shares the first one's file (a patchelf'd copy
+        of a library differs only around it); different debug information is an error, and so
+        is a different file already in place."""
         relative = relative_path(self.layout, build_id, fallback)
         crc, size, hasher = 0, 0, hashlib.sha256()
         staged: Optional[Path] = None
@@ -83,28 +97,72 @@ class DebugStore:
                 os.chmod(staged, 0o644)
             except OSError as exc:
                 raise DebugStoreError(f"cannot write debug files to {self.root}: {exc.strerror or exc}") from None
-        file = DebugFile(relative, size, crc, hasher.hexdigest())
-        self._check(file, owner)
-        self._staged[relative] = (file, staged, owner)
+        file = DebugFile(relative, size, crc, hasher.hexdigest(), content)
+        with self._lock:
+            try:
+                self._check(file, owner)
+            except DebugStoreError:
+                if staged is not None:
+                    staged.unlink(missing_ok=True)
+                raise
+            earlier = self._staged.get(relative)
+            if earlier is not None:
+                if staged is not None:
+                    staged.unlink(missing_ok=True)
+                earlier[2].append(owner)
+                return earlier[0]  # the file in place is the first one: its CRC goes in the debuglink
+            self._staged[relative] = (file, staged, [owner])
         return file
+
+    def forget(self, relative: str, owner: str) -> None:
+        """``owner`` was left as it was, debug info and all: its file goes unless another
+        binary's debuglink names it too."""
+        with self._lock:
+            entry = self._staged.get(relative)
+            if entry is None or owner not in entry[2]:
+                return
+            entry[2].remove(owner)
+            if entry[2]:
+                return
+            del self._staged[relative]
+        if entry[1] is not None:
+            entry[1].unlink(missing_ok=True)
+
+    @property
+    def files(self) -> list[DebugFile]:
+        return [file for file, _, _ in self._staged.values()]
 
     def _check(self, file: DebugFile, owner: str) -> None:
         earlier = self._staged.get(file.path)
-        if earlier is not None and earlier[0].sha256 != file.sha256:
+        if earlier is not None and earlier[0].content != file.content:
             raise DebugStoreError(
-                f"{self.root / file.path}: {owner} and {earlier[2]} share a build-id but not their debug info"
+                f"{self.root / file.path}: {owner} and {earlier[2][0]} share a build-id but not their debug info"
             )
         existing = self.root / file.path
-        if existing.exists() and _sha256(existing) != file.sha256:
+        if earlier is None and existing.exists() and _sha256(existing) != file.sha256:
             raise DebugStoreError(f"{existing}: a different debug file for this build-id is already there ({owner})")
+
+    def commit_one(self, relative: str) -> None:
+        """Put one staged file in place now (an installed tree: before its binary changes)."""
+        with self._lock:
+            entry = self._staged.get(relative)
+        if entry is None or entry[1] is None:
+            return
+        target = self.root / relative
+        try:
+            if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(entry[1], target)
+        except OSError as exc:
+            raise DebugStoreError(f"cannot write debug files to {self.root}: {exc.strerror or exc}") from None
 
     def commit(self) -> None:
         """Put every staged file in place; identical files already there are left alone."""
         try:
             for relative, (_, staged, _) in sorted(self._staged.items()):
                 target = self.root / relative
-                if staged is None or target.exists():
-                    continue
+                if staged is None or target.exists() or not staged.exists():
+                    continue  # dry run, already there, or put in place by commit_one
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(staged, target)
         except OSError as exc:

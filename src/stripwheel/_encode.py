@@ -88,7 +88,12 @@ class Blob:
             whole.release()
 
     def pieces(self, result: binaries.Stripped) -> Iterator[bytes]:
-        for piece in result.pieces:
+        """The rewritten file's bytes, in chunks."""
+        return self.pieces_of(result.pieces)
+
+    def pieces_of(self, pieces: Iterable[binaries.Piece]) -> Iterator[bytes]:
+        """The bytes that ``pieces`` (of this input) stand for, in chunks."""
+        for piece in pieces:
             if isinstance(piece, binaries.Copy):
                 yield from self.read(piece.offset, piece.length)
             elif piece:

@@ -9,7 +9,7 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -21,6 +21,7 @@ from ._errors import WheelError
 from ._plan import MIN_BINARY, Entry, Plan, Step, Wheel, plan
 from ._report import BinaryReport, WheelReport
 from ._source import Member, WheelSource
+from ._split_debug import Target, debug_fields, debug_store, split_debug_notes
 from ._zip import CountingSink
 
 WORKERS = max(1, min(4, os.cpu_count() or 1))
@@ -39,7 +40,7 @@ class Outcome:
     #: new contents (``strip`` that shrank the binary, ``retag``)
     encoded: Optional[Encoded] = None
     binary: Optional[BinaryReport] = None
-    warning: Optional[str] = None
+    warnings: list[str] = field(default_factory=list)
 
     def close(self) -> None:
         if self.encoded is not None:
@@ -49,10 +50,11 @@ class Outcome:
 class _Run:
     """One wheel's processing: the source, the options, the compiled bytecode, the pools."""
 
-    def __init__(self, source: WheelSource, config: Config, pool: ThreadPoolExecutor) -> None:
+    def __init__(self, source: WheelSource, config: Config, pool: ThreadPoolExecutor, dry_run: bool = False) -> None:
         self.source = source
         self.config = config
         self.pool = pool
+        self.debug = debug_store(config, dry_run)
         self.members = {m.name: m for m in source.members}
         self.tags, self.warnings = _transform.sourceless_tags(source.tags, config, source.label)
         data_dir = next((d for d in source.top_level if d.endswith(".data")), "")
@@ -87,7 +89,7 @@ class _Run:
                 return Outcome(step, member, encoded=Spool([new], None))
         if step.why == "signature":
             warning = f"removed {step.name}: it signs the old RECORD and would no longer verify"
-            return Outcome(step, member, warning=warning)
+            return Outcome(step, member, warnings=[warning])
         if step.note:
             return Outcome(step, member, binary=_unchanged(member, "archive", "", step.note))
         return Outcome(step, member)
@@ -98,13 +100,19 @@ class _Run:
         index = info.file_size >= _deflate.MIN_REUSE + _deflate.WINDOW
         with self.source.open(member, boundaries if index else None) as stream:
             blob = Blob(stream, info.file_size)
+        target = None
+        if self.debug is not None and fmt == "ELF":
+            stem = self.source.label[: -len(".whl")]
+            target = Target(self.debug, f"{stem}/{member.name}.debug", f"{self.source.label}: {member.name}")
         try:
-            done = _transform.strip_binary(fmt, blob, self.config)
+            done = _transform.strip_binary(fmt, blob, self.config, target)
             result = done.result
-            warning = f"{member.name}: not verified: {done.unverified}" if done.unverified else None
+            warnings = done.kept.warnings + (
+                [f"{member.name}: not verified: {done.unverified}"] if done.unverified else []
+            )
             if isinstance(result, binaries.Unchanged):
                 binary = _unchanged(member, fmt, done.arch, result.reason, clean=result.clean)
-                return Outcome(step, member, binary=binary, warning=warning)
+                return Outcome(step, member, binary=binary, warnings=warnings)
             encoded = encode(self.source, member, blob, result, boundaries, self.pool)
         finally:
             blob.close()
@@ -116,8 +124,10 @@ class _Run:
             # rewritten table can deflate worse than the original one).
             grown = encoded.compress_size
             encoded.close()
+            if done.kept.file is not None and target is not None:
+                target.store.forget(done.kept.file.path, target.owner)  # the member keeps its debug info
             reason = f"kept the original: stripped, it would be stored larger ({info.compress_size} -> {grown} B)"
-            return Outcome(step, member, binary=_unchanged(member, fmt, done.arch, reason), warning=warning)
+            return Outcome(step, member, binary=_unchanged(member, fmt, done.arch, reason))
         report = BinaryReport(
             member.name,
             fmt,
@@ -130,8 +140,9 @@ class _Run:
             encoded.compress_size,
             list(result.removed),
             done.verified,
+            **debug_fields(self.debug, done.kept),
         )
-        return Outcome(step, member, encoded=encoded, binary=report, warning=warning)
+        return Outcome(step, member, encoded=encoded, binary=report, warnings=warnings)
 
     def write(self, destination: WheelDestination, report: WheelReport, progress: Optional[Progress]) -> None:
         """Carry out the plan into ``destination``, filling ``report``."""
@@ -143,8 +154,7 @@ class _Run:
                 progress(done, self.source.total_size)
             if outcome.binary is not None:
                 report.binaries.append(outcome.binary)
-            if outcome.warning is not None:
-                report.warnings.append(outcome.warning)
+            report.warnings.extend(outcome.warnings)
             if outcome.encoded is not None:
                 destination.replace(member, outcome.encoded)
             elif step.action == "drop":
@@ -235,7 +245,7 @@ def process_wheel(
         _verify.require()
     wheel = Path(wheel)
     with WheelSource(wheel) as source, ThreadPoolExecutor(WORKERS) as pool:
-        run = _Run(source, config, pool)
+        run = _Run(source, config, pool, dry_run)
         name = _bytecode.retagged_name(wheel.name, run.tags) if run.tags else wheel.name
         target = (Path(output_dir) if output_dir is not None else wheel.parent) / name
         report = WheelReport(
@@ -246,13 +256,18 @@ def process_wheel(
             installed_size_before=source.total_size,
         )
         report.warnings.extend(run.warnings)
-        if dry_run:
-            sink = CountingSink()
-            destination = WheelDestination(sink, source)
-            run.write(destination, report, progress)
-            report.wheel_size_after = sink.size
-        else:
-            destination = _write_file(run, wheel, target, report, progress)
+        try:
+            if dry_run:
+                sink = CountingSink()
+                destination = WheelDestination(sink, source)
+                run.write(destination, report, progress)
+                report.wheel_size_after = sink.size
+            else:
+                destination = _write_file(run, wheel, target, report, progress)
+        finally:
+            if run.debug is not None:
+                run.debug.discard()  # after a failure; a finished run has committed already
+        report.warnings.extend(split_debug_notes(run.debug, report.binaries))
         report.changed = destination.changed
         report.installed_size_after = destination.installed_size
         if not report.changed:
@@ -271,6 +286,8 @@ def _write_file(
     try:
         destination = WheelDestination(output, run.source)
         run.write(destination, report, progress)
+        if run.debug is not None:
+            run.debug.commit()  # the debug files first: the wheel's debuglinks name them
         if not destination.changed and target == wheel:
             output.discard()
         else:

@@ -8,18 +8,20 @@ import csv
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
 from . import _transform, binaries
 from ._config import Config
+from ._debug_store import DebugStoreError
 from ._encode import Blob
 from ._errors import ConfigError
 from ._inspect import binary_view
 from ._plan import MIN_BINARY, Entry, Step, plan_tree
 from ._process import WORKERS, Progress
 from ._report import BinaryReport, TreeInspectReport, TreeReport
+from ._split_debug import Target, debug_fields, debug_store, split_debug_notes
 from ._tree_destination import FileError, Written, replace, update_record
 from ._tree_source import Identity, TreeFile, TreeSource, record_target
 
@@ -32,7 +34,7 @@ class _Done:
     report: Optional[BinaryReport] = None
     written: Optional[Written] = None
     error: Optional[str] = None
-    warning: Optional[str] = None
+    warnings: list[str] = field(default_factory=list)
 
 
 def check_tree_config(config: Config) -> None:
@@ -51,106 +53,121 @@ def process_tree(
         from . import _verify
 
         _verify.require()
-    source = TreeSource(root)
-    files = source.files()
-    by_path = {f.path: f for f in files}
-    entries = [Entry(f.path, f.size, source.head(f, binaries.HEAD) if f.size >= MIN_BINARY else b"") for f in files]
-    report = TreeReport(path=str(root), dry_run=dry_run, files=len(files), errors=list(source.errors))
-    steps = [s for s in plan_tree(entries, config).steps if s.action == "strip" or s.note]
-    total = sum(by_path[s.name].size for s in steps)
-    listed = set(_owners(root, files))  # only files a RECORD lists need their new hash
-    done_bytes = 0
-    changed: dict[str, Written] = {}
-
-    def carry_out(step: Step) -> _Done:
-        file = by_path[step.name]
-        digest = any(path in listed for path in (file.path, *file.aliases))
-        return _carry_out(source, file, step, config, dry_run, digest)
-
-    with ThreadPoolExecutor(WORKERS) as pool:
-        for done in pool.map(carry_out, steps):
-            done_bytes += done.file.size
-            if progress is not None:
-                progress(done_bytes, total)
-            if done.report is not None:
-                report.binaries.append(done.report)
-            if done.error is not None:
-                report.errors.append(done.error)
-            if done.warning is not None:
-                report.warnings.append(done.warning)
-            if done.written is not None:
-                for path in (done.file.path, *done.file.aliases):
-                    changed[path] = done.written
-    if changed:
-        _update_records(root, files, changed, report)
+    run = _TreeRun(TreeSource(root), config, dry_run)
+    report = run.carry_out(progress)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _carry_out(source: TreeSource, file: TreeFile, step: Step, config: Config, dry_run: bool, digest: bool) -> _Done:
-    if step.note:
-        return _Done(
-            file, BinaryReport(file.path, "archive", "", "unchanged", step.note, file.size, file.size, None, None)
+class _TreeRun:
+    """One tree's processing: its files, what RECORD lists, the debug store."""
+
+    def __init__(self, source: TreeSource, config: Config, dry_run: bool) -> None:
+        self.source, self.config, self.dry_run = source, config, dry_run
+        self.files = source.files()
+        self.by_path = {f.path: f for f in self.files}
+        #: only files a RECORD lists need the hash of their new contents
+        self.listed = set(_owners(source.root, self.files))
+        self.debug = debug_store(config, dry_run)
+
+    def carry_out(self, progress: Optional[Progress]) -> TreeReport:
+        source = self.source
+        entries = [
+            Entry(f.path, f.size, source.head(f, binaries.HEAD) if f.size >= MIN_BINARY else b"") for f in self.files
+        ]
+        report = TreeReport(
+            path=str(source.root), dry_run=self.dry_run, files=len(self.files), errors=list(source.errors)
         )
-    if step.format is None:
-        return _Done(file)
-    path = source.path(file.path)
-    try:
-        handle = open(path, "rb")
-    except OSError as exc:
-        return _Done(file, error=f"{path}: cannot read: {exc.strerror or exc}")
-    try:
-        if Identity.of(os.fstat(handle.fileno())) != file.identity:
+        steps = [s for s in plan_tree(entries, self.config).steps if s.action == "strip" or s.note]
+        total, done_bytes = sum(self.by_path[s.name].size for s in steps), 0
+        changed: dict[str, Written] = {}
+        try:
+            with ThreadPoolExecutor(WORKERS) as pool:
+                for done in pool.map(self._one, steps):
+                    done_bytes += done.file.size
+                    if progress is not None:
+                        progress(done_bytes, total)
+                    self._record(done, report, changed)
+        finally:
+            if self.debug is not None:
+                self.debug.discard()  # each debug file was put in place with its binary
+        if changed:
+            _update_records(source.root, self.files, changed, report)
+        report.warnings.extend(split_debug_notes(self.debug, report.binaries))
+        return report
+
+    @staticmethod
+    def _record(done: _Done, report: TreeReport, changed: dict[str, Written]) -> None:
+        if done.report is not None:
+            report.binaries.append(done.report)
+        if done.error is not None:
+            report.errors.append(done.error)
+        report.warnings.extend(done.warnings)
+        if done.written is not None:
+            changed.update(dict.fromkeys((done.file.path, *done.file.aliases), done.written))
+
+    def _one(self, step: Step) -> _Done:
+        file = self.by_path[step.name]
+        if step.note:
+            archive = BinaryReport(file.path, "archive", "", "unchanged", step.note, file.size, file.size, None, None)
+            return _Done(file, archive)
+        if step.format is None:
+            return _Done(file)
+        path = self.source.path(file.path)
+        try:
+            handle = open(path, "rb")
+        except OSError as exc:
+            return _Done(file, error=f"{path}: cannot read: {exc.strerror or exc}")
+        try:
+            if Identity.of(os.fstat(handle.fileno())) != file.identity:
+                handle.close()
+                return _Done(file, error=f"{path}: changed while it was processed; left as it is")
+            blob = Blob.mapped(handle, file.size)
+        except (OSError, ValueError) as exc:
             handle.close()
-            return _Done(file, error=f"{path}: changed while it was processed; left as it is")
-        blob = Blob.mapped(handle, file.size)
-    except (OSError, ValueError) as exc:
-        handle.close()
-        return _Done(file, error=f"{path}: cannot read: {exc}")
-    try:
-        return _strip(source, file, step.format, blob, config, dry_run, digest)
-    finally:
-        blob.close()
+            return _Done(file, error=f"{path}: cannot read: {exc}")
+        try:
+            return self._strip(file, step.format, blob)
+        finally:
+            blob.close()
 
-
-def _strip(
-    source: TreeSource,
-    file: TreeFile,
-    fmt: binaries.Format,
-    blob: Blob,
-    config: Config,
-    dry_run: bool,
-    digest: bool,
-) -> _Done:
-    done = _transform.strip_binary(fmt, blob, config)
-    warning = f"{file.path}: not verified: {done.unverified}" if done.unverified else None
-    result = done.result
-    if isinstance(result, binaries.Unchanged):
-        size = file.size
+    def _strip(self, file: TreeFile, fmt: binaries.Format, blob: Blob) -> _Done:
+        target = None
+        if self.debug is not None and fmt == "ELF":
+            target = Target(self.debug, f"{self.source.root.name}/{file.path}.debug", file.path)
+        done = _transform.strip_binary(fmt, blob, self.config, target)
+        warnings = done.kept.warnings + ([f"{file.path}: not verified: {done.unverified}"] if done.unverified else [])
+        result, size = done.result, file.size
+        if isinstance(result, binaries.Unchanged):
+            report = BinaryReport(
+                file.path, fmt, done.arch, "unchanged", result.reason, size, size, None, None, clean=result.clean
+            )
+            return _Done(file, report, warnings=warnings)
         report = BinaryReport(
-            file.path, fmt, done.arch, "unchanged", result.reason, size, size, None, None, clean=result.clean
+            file.path,
+            fmt,
+            done.arch,
+            "stripped",
+            None,
+            size,
+            result.size,
+            None,
+            None,
+            list(result.removed),
+            done.verified,
+            **debug_fields(self.debug, done.kept),
         )
-        return _Done(file, report, warning=warning)
-    report = BinaryReport(
-        file.path,
-        fmt,
-        done.arch,
-        "stripped",
-        None,
-        file.size,
-        result.size,
-        None,
-        None,
-        list(result.removed),
-        done.verified,
-    )
-    if dry_run:
-        return _Done(file, report, warning=warning)
-    try:
-        written = replace(source.root, file, blob, result, digest)
-    except FileError as exc:
-        return _Done(file, error=str(exc))
-    return _Done(file, report, written, warning=warning)
+        if self.dry_run:
+            return _Done(file, report, warnings=warnings)
+        try:
+            if self.debug is not None and done.kept.file is not None:
+                # In place before the binary loses its debug info: nothing is lost if the run stops.
+                self.debug.commit_one(done.kept.file.path)
+            digest = any(path in self.listed for path in (file.path, *file.aliases))
+            written = replace(self.source.root, file, blob, result, digest)
+        except (FileError, DebugStoreError) as exc:
+            return _Done(file, error=str(exc))
+        return _Done(file, report, written, warnings=warnings)
 
 
 def _update_records(root: Path, files: list[TreeFile], changed: dict[str, Written], report: TreeReport) -> None:

@@ -28,6 +28,11 @@ class BinaryReport:
     verified: bool = False  # stripped, and LIEF found the same dynamic interface (``verify``)
     #: unchanged because there was nothing to strip (already stripped), not refused
     clean: bool = False
+    #: ``split-debug``: the debug file written for it, and its size
+    debug_file: Optional[str] = None
+    debug_file_size: Optional[int] = None
+    #: ``mini-debuginfo``: bytes of the ``.gnu_debugdata`` section it got
+    mini_debuginfo: int = 0
 
 
 @dataclass
@@ -199,7 +204,9 @@ def _binary_lines(binaries: list[BinaryReport]) -> list[str]:
     for b in binaries:
         what = f"{b.format} {b.arch}".strip()
         if b.action == "stripped":
-            lines.append(f"  stripped   {b.member:<{width}}  {what}: {_change(b.size_before, b.size_after)}")
+            kept = f"; debug file {b.debug_file} ({size(b.debug_file_size or 0)})" if b.debug_file else ""
+            kept += f"; MiniDebugInfo {size(b.mini_debuginfo)}" if b.mini_debuginfo else ""
+            lines.append(f"  stripped   {b.member:<{width}}  {what}: {_change(b.size_before, b.size_after)}{kept}")
         else:
             lines.append(f"  unchanged  {b.member:<{width}}  {what}: {b.reason}")
     return lines

@@ -4,7 +4,7 @@ the wheel's modules, decide the tags of sourceless bytecode. No archive is writt
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 from packaging.tags import Tag
@@ -14,6 +14,7 @@ from ._config import Config
 from ._encode import Blob
 from ._plan import Step
 from ._source import WheelSource
+from ._split_debug import Kept, Target, strip_keeping_debug
 
 
 @dataclass(frozen=True)
@@ -26,13 +27,20 @@ class Stripping:
     verified: bool = False
     #: why LIEF could not give a verdict, when it could not
     unverified: Optional[str] = None
+    #: the debug file and MiniDebugInfo kept (``split-debug``, ``mini-debuginfo``)
+    kept: Kept = field(default_factory=Kept)
 
 
-def strip_binary(fmt: binaries.Format, blob: Blob, config: Config) -> Stripping:
-    """Strip at the configured level; a malformed binary is left as it is, with the reason."""
+def strip_binary(fmt: binaries.Format, blob: Blob, config: Config, debug: Optional[Target] = None) -> Stripping:
+    """Strip at the configured level, keeping debug information where asked; a malformed
+    binary is left as it is, with the reason."""
     level: binaries.Level = "debug" if config.strip == "debug" else "all"
+    kept = Kept()
     try:
-        result: binaries.Result = binaries.strip(fmt, blob.buf, level)
+        if fmt == "ELF" and (debug is not None or config.mini_debuginfo):
+            result, kept = strip_keeping_debug(blob, level, debug, config.mini_debuginfo)
+        else:
+            result = binaries.strip(fmt, blob.buf, level)
     except binaries.BinaryError as exc:
         result = binaries.Unchanged(f"left as is: {exc}")
     try:
@@ -40,14 +48,16 @@ def strip_binary(fmt: binaries.Format, blob: Blob, config: Config) -> Stripping:
     except binaries.BinaryError:
         arch = ""
     if not isinstance(result, binaries.Stripped) or not config.verify:
-        return Stripping(result, arch)
+        return Stripping(result, arch, kept=kept)
     from . import _verify  # LIEF is optional and slow to import
 
     verdict = _verify.compare(fmt, blob.read(0, blob.size), blob.pieces(result))
     if verdict.difference is not None:
-        kept = binaries.Unchanged(f"kept the original: verification found {verdict.difference}")
-        return Stripping(kept, arch)
-    return Stripping(result, arch, verified=verdict.unverified is None, unverified=verdict.unverified)
+        if kept.file is not None and debug is not None:
+            debug.store.forget(kept.file.path, debug.owner)
+        kept_original = binaries.Unchanged(f"kept the original: verification found {verdict.difference}")
+        return Stripping(kept_original, arch)
+    return Stripping(result, arch, verdict.unverified is None, verdict.unverified, kept)
 
 
 def sourceless_tags(tags: Iterable[Tag], config: Config, label: str) -> tuple[Optional[list[Tag]], list[str]]:

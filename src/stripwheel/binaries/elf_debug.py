@@ -17,12 +17,16 @@ from .elf import (
     SHT_SYMTAB,
     _choose_removed,
     _Elf,
+    _is_debug,
     _read_symbols,
     _Section,
+    _Segment,
     _strippable_elf,
 )
 
 SHT_NOTE = 7
+PT_LOAD = 1
+PT_INTERP = 3
 PT_NOTE = 4
 NT_GNU_BUILD_ID = 3
 STT_FUNC = 2
@@ -42,6 +46,9 @@ class DebugFile:
     build_id: Optional[str]
     #: the binary uses split DWARF: its skeleton units name ``.dwo`` files not in here
     split_dwarf: bool
+    #: the pieces holding the DWARF itself (not the headers and symbols around it): two
+    #: binaries with one build-id carry the same debug info when these bytes are the same
+    content: tuple[Piece, ...] = ()
 
 
 @guarded("ELF")
@@ -59,7 +66,11 @@ def debug_file(data: Buffer, level: Level) -> Optional[DebugFile]:
         return None
     keep = removed | {elf.real_shstrndx}
     pieces, size = _keep_debug_layout(elf, keep, {})
-    return DebugFile(tuple(pieces), size, build_id(elf), _split_dwarf(elf))
+    # The DWARF alone: a patchelf'd copy of a library renumbers its symbol table, not this.
+    content = tuple(
+        Copy(s.offset, s.size) for s in elf.sections if s.num in removed and s.file_size and _is_debug(s.name)
+    )
+    return DebugFile(tuple(pieces), size, build_id(elf), _split_dwarf(elf), content)
 
 
 def build_id(elf: _Elf) -> Optional[str]:
@@ -138,77 +149,108 @@ def _string(table: bytes, offset: int) -> bytes:
     return table[offset : end if end >= 0 else len(table)]
 
 
+#: The start of the file (headers and the notes right after them) is kept in place, as objcopy
+#: does, when it is no longer than this; notes further in are moved instead.
+PREFIX_LIMIT = 64 << 10
+
+
 def _keep_debug_layout(
     elf: _Elf, keep: set[int], replace: dict[int, tuple[bytes, Optional[int]]]
 ) -> tuple[list[Piece], int]:
     """The file with the same ELF header and section table, where only notes, the sections
     ``keep`` (their input bytes) and ``replace`` (new bytes, and a new ``sh_info`` or None)
-    hold contents; every other section becomes ``SHT_NOBITS``."""
-    out: list[tuple[int, Piece]] = []  # (output offset, piece)
-    cursor = elf.ehdr_size + elf.real_phnum * elf.phdr_size
-    moved: dict[int, int] = {}  # input offset of a note block -> output offset
-    for seg in elf.segments:
-        if seg.type == PT_NOTE and seg.filesz and seg.offset not in moved:
-            # Notes move as the block their PT_NOTE covers, at the same offset modulo 8.
-            cursor += (seg.offset - cursor) % max(seg.align, 8)
-            moved[seg.offset] = cursor
-            out.append((cursor, Copy(seg.offset, seg.filesz)))
-            cursor += seg.filesz
-    headers = bytearray()
-    for sec in elf.sections:
-        offset, kind, size, info = sec.offset, sec.type, sec.size, sec.info
-        block = next((start for start in moved if start <= sec.offset < start + _note_span(elf, start)), None)
-        if sec.num == 0:
-            pass
-        elif kind == SHT_NOTE and sec.file_size and block is not None:
-            offset = moved[block] + sec.offset - block
-        elif sec.num in replace:
-            contents, new_info = replace[sec.num]
-            cursor = align_up(cursor, sec.addralign)
-            offset, size, info = cursor, len(contents), info if new_info is None else new_info
-            out.append((cursor, contents))
-            cursor += size
-        elif (sec.num in keep or kind == SHT_NOTE) and sec.file_size:
-            cursor = align_up(cursor, sec.addralign)
-            offset = cursor
-            out.append((cursor, Copy(sec.offset, sec.size)))
-            cursor += sec.size
+    hold contents; every other section becomes ``SHT_NOBITS``.
+
+    Like ``objcopy --only-keep-debug``, the headers and the notes that follow them stay where
+    they were, so ``PT_PHDR``, the first ``PT_LOAD`` and ``PT_NOTE`` still describe real bytes;
+    a note beyond that is appended and its ``PT_NOTE`` follows it.
+    """
+    prefix = _kept_prefix(elf)
+    placed: dict[int, int] = {}  # section -> output offset
+    out: list[tuple[int, Piece]] = []
+    cursor = prefix
+    for sec in elf.sections[1:]:
+        piece: Piece
+        if sec.num in replace:
+            piece = replace[sec.num][0]
+        elif (sec.num in keep or sec.type == SHT_NOTE) and sec.file_size:
+            if sec.type == SHT_NOTE and sec.offset + sec.size <= prefix:
+                placed[sec.num] = sec.offset
+                continue
+            piece = Copy(sec.offset, sec.size)
         else:
-            kind, offset = SHT_NOBITS, align_up(cursor, sec.addralign)
-        headers += struct.pack(
-            elf.shdr_fmt, sec.name_off, kind, sec.flags, sec.addr, offset, size, sec.link, info, sec.addralign, sec.entsize
-        )
+            continue
+        cursor = align_up(cursor, sec.addralign)
+        placed[sec.num] = cursor
+        out.append((cursor, piece))
+        cursor += piece_length(piece)
     shoff = align_up(cursor, elf.word)
-    program = b"".join(
-        elf.pack_segment(seg._replace(filesz=seg.filesz if seg.offset in moved else 0), _segment_offset(seg, moved))
-        for seg in elf.segments
-    )
-    header = struct.pack(elf.ehdr_fmt, *elf.header._replace(phoff=elf.ehdr_size if elf.real_phnum else 0, shoff=shoff))
-    pieces: list[Piece] = [header, program]
-    position = len(header) + len(program)
-    for offset, piece in out:
+    headers = b"".join(_debug_section_header(elf, sec, placed, replace, cursor) for sec in elf.sections)
+    program = b"".join(_debug_segment(elf, seg, prefix, placed) for seg in elf.segments)
+    header = struct.pack(elf.ehdr_fmt, *elf.header._replace(shoff=shoff))
+    pieces: list[Piece] = [header]
+    position = len(header)
+    for offset, piece in sorted([(elf.phoff, program), *_prefix_gaps(elf, prefix), *out], key=lambda t: t[0]):
         if offset > position:
             pieces.append(bytes(offset - position))
         pieces.append(piece)
         position = offset + piece_length(piece)
-    pieces.append(bytes(shoff - position) + bytes(headers))
+    pieces.append(bytes(shoff - position) + headers)
     return pieces, shoff + len(headers)
 
 
-def _note_span(elf: _Elf, start: int) -> int:
-    return next(seg.filesz for seg in elf.segments if seg.type == PT_NOTE and seg.offset == start)
+def _kept_prefix(elf: _Elf) -> int:
+    """How much of the file's start stays in place: the headers, and the notes that the first
+    ``PT_LOAD`` maps right after them."""
+    end = max(elf.ehdr_size, elf.phoff + elf.real_phnum * elf.phdr_size)
+    first = next((seg for seg in elf.segments if seg.type == PT_LOAD and seg.offset == 0), None)
+    if first is None:
+        return end
+    for sec in sorted(elf.sections, key=lambda s: s.offset):
+        if sec.type == SHT_NOTE and sec.file_size and sec.offset + sec.size <= min(first.filesz, PREFIX_LIMIT):
+            end = max(end, sec.offset + sec.size)
+    return end
 
 
-def _segment_offset(seg: object, moved: dict[int, int]) -> int:
-    """A segment's offset in the debug file: its notes' new place, else one congruent to its
-    address (it holds no file bytes there, but tools still check the congruence)."""
-    from .elf import _Segment
+def _prefix_gaps(elf: _Elf, prefix: int) -> list[tuple[int, Piece]]:
+    """The input bytes of the kept prefix around the ELF header and the program headers."""
+    table_end = elf.phoff + elf.real_phnum * elf.phdr_size
+    gaps: list[tuple[int, Piece]] = []
+    if elf.real_phnum and elf.phoff > elf.ehdr_size:
+        gaps.append((elf.ehdr_size, Copy(elf.ehdr_size, min(elf.phoff, prefix) - elf.ehdr_size)))
+    start = table_end if elf.real_phnum else elf.ehdr_size
+    if prefix > start:
+        gaps.append((start, Copy(start, prefix - start)))
+    return gaps
 
-    if not isinstance(seg, _Segment):
-        raise TypeError(seg)
-    if seg.offset in moved:
-        return moved[seg.offset]
-    return seg.vaddr % seg.align if seg.align > 1 else 0
+
+def _debug_section_header(
+    elf: _Elf, sec: _Section, placed: dict[int, int], replace: dict[int, tuple[bytes, Optional[int]]], end: int
+) -> bytes:
+    kind, offset, size, info = sec.type, placed.get(sec.num, 0), sec.size, sec.info
+    if sec.num in replace:
+        contents, new_info = replace[sec.num]
+        size, info = len(contents), info if new_info is None else new_info
+    elif sec.num and sec.num not in placed:
+        kind, offset = SHT_NOBITS, min(sec.offset, end)
+    fields = (sec.name_off, kind, sec.flags, sec.addr, offset, size, sec.link, info, sec.addralign, sec.entsize)
+    return struct.pack(elf.shdr_fmt, *fields)
+
+
+def _debug_segment(elf: _Elf, seg: _Segment, prefix: int, placed: dict[int, int]) -> bytes:
+    """A program header of the debug file: file bytes only where the kept prefix or a moved
+    note holds them."""
+    if seg.type == PT_NOTE:
+        notes = [s for s in elf.sections if s.type == SHT_NOTE and s.offset == seg.offset and s.num in placed]
+        if notes:
+            return elf.pack_segment(seg, placed[notes[0].num])
+    if seg.type != PT_INTERP and seg.filesz and seg.offset + seg.filesz <= prefix:
+        return elf.pack_segment(seg, seg.offset)
+    if seg.type == PT_LOAD and seg.offset == 0:
+        return elf.pack_segment(seg._replace(filesz=min(seg.filesz, prefix)), 0)
+    # No bytes here; the offset still honours p_offset ≡ p_vaddr (mod p_align).
+    offset = seg.offset if seg.offset <= prefix else (seg.vaddr % seg.align if seg.align > 1 else 0)
+    return elf.pack_segment(seg._replace(filesz=0), offset)
 
 
 def _split_dwarf(elf: _Elf) -> bool:

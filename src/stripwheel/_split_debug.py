@@ -1,0 +1,109 @@
+"""Debug information kept while stripping an ELF binary: its debug file staged in the store,
+and the sections the stripped binary gets in return (``.gnu_debuglink``, ``.gnu_debugdata``)."""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from . import binaries
+from ._config import Config
+from ._debug_store import DebugFile, DebugStore
+from ._encode import Blob
+from ._report import BinaryReport
+from .binaries import elf, elf_debug
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where one binary's debug file goes: the store, the name used when the binary has no
+    build-id (``<wheel or tree>/<member>.debug``), and the binary's name for messages."""
+
+    store: DebugStore
+    fallback: str
+    owner: str
+
+
+@dataclass
+class Kept:
+    """What was kept of one binary's debug information."""
+
+    file: Optional[DebugFile] = None
+    #: bytes of the ``.gnu_debugdata`` section
+    mini: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def strip_keeping_debug(
+    blob: Blob, level: binaries.Level, target: Optional[Target], mini: bool
+) -> tuple[binaries.Result, Kept]:
+    """Strip an ELF binary at ``level``; before, write what the level removes to a debug file
+    (when ``target``) and keep the function names (when ``mini``)."""
+    kept = Kept()
+    add: list[elf.Added] = []
+    if target is not None:
+        parts = elf_debug.debug_file(blob.buf, level)
+        if parts is not None:
+            content = hashlib.sha256()
+            for chunk in blob.pieces_of(parts.content):
+                content.update(chunk)
+            chunks = blob.pieces_of(parts.pieces)
+            kept.file = target.store.add(parts.build_id, target.fallback, target.owner, chunks, content.hexdigest())
+            name = posixpath.basename(kept.file.path)
+            add.append((".gnu_debuglink", elf_debug.debuglink(blob.buf, name, kept.file.crc), 4))
+            if parts.build_id is None:
+                kept.warnings.append(f"{target.owner}: no build-id; only its .gnu_debuglink finds {kept.file.path}")
+            if parts.split_dwarf:
+                kept.warnings.append(
+                    f"{target.owner}: uses split DWARF; its .dwo/.dwp files are not in {kept.file.path}"
+                )
+    if mini and level == "all":
+        debugdata = elf_debug.mini_debuginfo(blob.buf)
+        if debugdata is not None:
+            add.append((".gnu_debugdata", debugdata, 1))
+            kept.mini = len(debugdata)
+    result = elf.strip(blob.buf, level, add=tuple(add))
+    if not isinstance(result, binaries.Stripped):
+        if kept.file is not None and target is not None:
+            target.store.forget(kept.file.path, target.owner)  # the binary keeps its debug info itself
+        return result, Kept()
+    return result, kept
+
+
+def debug_store(config: Config, dry_run: bool) -> Optional[DebugStore]:
+    """The run's debug directory, when ``split-debug`` names one."""
+    if config.split_debug is None or config.strip == "none":
+        return None
+    return DebugStore(Path(config.split_debug), config.split_debug_layout, dry_run)
+
+
+def debug_fields(store: Optional[DebugStore], kept: Kept) -> dict[str, Any]:
+    """The report's fields for one binary's kept debug information."""
+    fields: dict[str, Any] = {"mini_debuginfo": kept.mini}
+    if store is not None and kept.file is not None:
+        fields["debug_file"] = str(store.root / kept.file.path)
+        fields["debug_file_size"] = kept.file.size
+    return fields
+
+
+def split_debug_notes(store: Optional[DebugStore], binaries_done: Sequence[BinaryReport]) -> list[str]:
+    """Where the debug files went, and which binaries cannot have one."""
+    if store is None:
+        return []
+    notes = []
+    files = {b.debug_file: b.debug_file_size or 0 for b in binaries_done if b.debug_file}
+    if files:
+        verb = "would go" if store.dry_run else "went"
+        notes.append(f"split-debug: {len(files)} debug files ({sum(files.values()):,} B) {verb} to {store.root}")
+    others = sorted({b.format for b in binaries_done if b.format in ("Mach-O", "PE") and b.action == "stripped"})
+    if others:
+        notes.append(
+            "split-debug: no debug files for "
+            + " and ".join(others)
+            + " (Mach-O images carry no DWARF; PE debug files are out of scope)"
+        )
+    return notes
