@@ -31,8 +31,6 @@ class DebugFile:
     size: int
     crc: int
     sha256: str
-    #: digest of the debug information alone
-    content: str
 
 
 def relative_path(layout: Layout, build_id: Optional[str], fallback: str) -> str:
@@ -70,14 +68,10 @@ class DebugStore:
                 raise DebugStoreError(f"cannot write debug files to {self.root}: {exc.strerror or exc}") from None
         return self._staging
 
-    def add(
-        self, build_id: Optional[str], fallback: str, owner: str, chunks: Iterable[bytes], content: str
-    ) -> DebugFile:
-        """Stage one debug file (``owner`` names the binary, for messages; ``content`` is the
-        digest of its debug information alone). Another binary of the run with the same
-        build-id and the same debug information shares the first one's file (a patchelf'd copy
-        of a library differs only around it); different debug information is an error, and so
-        is a different file already in place."""
+    def add(self, build_id: Optional[str], fallback: str, owner: str, chunks: Iterable[bytes]) -> DebugFile:
+        """Stage one debug file (``owner`` names the binary, for messages). The same file again
+        (two identical binaries) is fine; a different file for the same build-id, staged by
+        another binary or already in place, is an error naming both."""
         relative = relative_path(self.layout, build_id, fallback)
         crc, size, hasher = 0, 0, hashlib.sha256()
         staged: Optional[Path] = None
@@ -97,7 +91,7 @@ class DebugStore:
                 os.chmod(staged, 0o644)
             except OSError as exc:
                 raise DebugStoreError(f"cannot write debug files to {self.root}: {exc.strerror or exc}") from None
-        file = DebugFile(relative, size, crc, hasher.hexdigest(), content)
+        file = DebugFile(relative, size, crc, hasher.hexdigest())
         with self._lock:
             try:
                 self._check(file, owner)
@@ -110,7 +104,7 @@ class DebugStore:
                 if staged is not None:
                     staged.unlink(missing_ok=True)
                 earlier[2].append(owner)
-                return earlier[0]  # the file in place is the first one: its CRC goes in the debuglink
+                return earlier[0]
             self._staged[relative] = (file, staged, [owner])
         return file
 
@@ -134,9 +128,9 @@ class DebugStore:
 
     def _check(self, file: DebugFile, owner: str) -> None:
         earlier = self._staged.get(file.path)
-        if earlier is not None and earlier[0].content != file.content:
+        if earlier is not None and earlier[0].sha256 != file.sha256:
             raise DebugStoreError(
-                f"{self.root / file.path}: {owner} and {earlier[2][0]} share a build-id but not their debug info"
+                f"{self.root / file.path}: {owner} and {earlier[2][0]} share a build-id but not their debug files"
             )
         existing = self.root / file.path
         if earlier is None and existing.exists() and _sha256(existing) != file.sha256:

@@ -3,7 +3,6 @@ and the sections the stripped binary gets in return (``.gnu_debuglink``, ``.gnu_
 
 from __future__ import annotations
 
-import hashlib
 import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -48,11 +47,8 @@ def strip_keeping_debug(
     if target is not None:
         parts = elf_debug.debug_file(blob.buf, level)
         if parts is not None:
-            content = hashlib.sha256()
-            for chunk in blob.pieces_of(parts.content):
-                content.update(chunk)
             chunks = blob.pieces_of(parts.pieces)
-            kept.file = target.store.add(parts.build_id, target.fallback, target.owner, chunks, content.hexdigest())
+            kept.file = target.store.add(parts.build_id, target.fallback, target.owner, chunks)
             name = posixpath.basename(kept.file.path)
             add.append((".gnu_debuglink", elf_debug.debuglink(blob.buf, name, kept.file.crc), 4))
             if parts.build_id is None:

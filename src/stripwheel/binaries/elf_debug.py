@@ -17,7 +17,6 @@ from .elf import (
     SHT_SYMTAB,
     _choose_removed,
     _Elf,
-    _is_debug,
     _read_symbols,
     _Section,
     _Segment,
@@ -46,9 +45,6 @@ class DebugFile:
     build_id: Optional[str]
     #: the binary uses split DWARF: its skeleton units name ``.dwo`` files not in here
     split_dwarf: bool
-    #: the pieces holding the DWARF itself (not the headers and symbols around it): two
-    #: binaries with one build-id carry the same debug info when these bytes are the same
-    content: tuple[Piece, ...] = ()
 
 
 @guarded("ELF")
@@ -66,11 +62,7 @@ def debug_file(data: Buffer, level: Level) -> Optional[DebugFile]:
         return None
     keep = removed | {elf.real_shstrndx}
     pieces, size = _keep_debug_layout(elf, keep, {})
-    # The DWARF alone: a patchelf'd copy of a library renumbers its symbol table, not this.
-    content = tuple(
-        Copy(s.offset, s.size) for s in elf.sections if s.num in removed and s.file_size and _is_debug(s.name)
-    )
-    return DebugFile(tuple(pieces), size, build_id(elf), _split_dwarf(elf), content)
+    return DebugFile(tuple(pieces), size, build_id(elf), _split_dwarf(elf))
 
 
 def build_id(elf: _Elf) -> Optional[str]:
