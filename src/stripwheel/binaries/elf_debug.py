@@ -25,7 +25,6 @@ from .elf import (
 
 SHT_NOTE = 7
 PT_LOAD = 1
-PT_INTERP = 3
 PT_NOTE = 4
 NT_GNU_BUILD_ID = 3
 STT_FUNC = 2
@@ -236,7 +235,7 @@ def _debug_segment(elf: _Elf, seg: _Segment, prefix: int, placed: dict[int, int]
         notes = [s for s in elf.sections if s.type == SHT_NOTE and s.offset == seg.offset and s.num in placed]
         if notes:
             return elf.pack_segment(seg, placed[notes[0].num])
-    if seg.type != PT_INTERP and seg.filesz and seg.offset + seg.filesz <= prefix:
+    if seg.filesz and seg.offset + seg.filesz <= prefix:  # PT_PHDR, and PT_INTERP when it lies there
         return elf.pack_segment(seg, seg.offset)
     if seg.type == PT_LOAD and seg.offset == 0:
         return elf.pack_segment(seg._replace(filesz=min(seg.filesz, prefix)), 0)

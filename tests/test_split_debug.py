@@ -1,0 +1,326 @@
+"""Debug info kept out of stripped binaries, checked with the tools that read it: gdb finds a
+static function's source line through the debug directory (and not without it), eu-unstrip
+puts the DWARF back, debuginfod and a plain web server serve the files, MiniDebugInfo names
+functions with no debug file at all."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import lzma
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import sysconfig
+import time
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from _helpers import check_elf, need, run
+from stripwheel._cli import main
+
+pytestmark = pytest.mark.slow
+
+DATA = Path(__file__).parent / "data"
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One binary of the test tree: its static function and that function's source line."""
+
+    name: str
+    function: str
+    line: str
+    gdb: str = "gdb"
+
+
+SAMPLES = [
+    Sample("ext.so", "scale", 'Line 6 of "', "gdb"),
+    Sample("libhelper.so", "twice", 'Line 8 of "'),
+    Sample("libhelper-patched.so", "twice", 'Line 8 of "'),
+    Sample("libnobuildid.so", "twice", 'Line 8 of "'),
+    Sample("tool", "answer", 'Line 4 of "'),
+    Sample("libcross-ppc.so", "hidden", 'Line 2 of "', "gdb-multiarch"),
+]
+
+
+@pytest.fixture(scope="module")
+def originals(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The binaries, built with -O0 so that each static function stays a function: an
+    extension, a library (-g3: macros make its debug info outweigh patchelf's additions), a
+    patchelf'd build of it (linked with its own soname, so its build-id is its own), a library
+    without build-id, a PIE executable, and a big-endian powerpc library."""
+    root = tmp_path_factory.mktemp("debug-originals")
+    gcc, include = need("gcc"), sysconfig.get_paths()["include"]
+    run(gcc, "-g", "-O0", "-fPIC", "-shared", f"-I{include}", DATA / "demo_ext.c", "-o", root / "ext.so")
+    run(gcc, "-g3", "-O0", "-fPIC", "-shared", DATA / "helper.c", "-o", root / "libhelper.so")
+    run(
+        gcc,
+        "-g3",
+        "-O0",
+        "-fPIC",
+        "-shared",
+        "-Wl,--build-id=sha1",
+        "-Wl,-soname,patched",
+        DATA / "helper.c",
+        "-o",
+        root / "libhelper-patched.so",
+    )
+    run(need("patchelf"), "--set-rpath", "$ORIGIN/" + "x" * 300, root / "libhelper-patched.so")
+    run(gcc, "-g", "-O0", "-fPIC", "-shared", "-Wl,--build-id=none", DATA / "helper.c", "-o", root / "libnobuildid.so")
+    run(gcc, "-g", "-O0", "-fPIE", "-pie", DATA / "tool.c", "-o", root / "tool")
+    run(
+        need("clang"), "--target=powerpc-linux-gnu", "-g", "-O0", "-fPIC", "-shared", "-nostdlib",
+        "-fuse-ld=lld", "-Wl,--build-id", DATA / "cross.c", "-o", root / "libcross-ppc.so",
+    )  # fmt: skip
+    return root
+
+
+@pytest.fixture(scope="module")
+def split(originals: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, dict[str, object]]]:
+    """The binaries stripped in a tree with --split-debug and --mini-debuginfo; the report."""
+    work = tmp_path_factory.mktemp("debug-split")
+    tree = work / "tree"
+    shutil.copytree(originals, tree)
+    debug = work / "debug"
+    out = subprocess.run(
+        [need("stripwheel"), "strip", "--json", "--split-debug", str(debug), "--mini-debuginfo", str(tree)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    (report,) = json.loads(out.stdout)["trees"]
+    binaries = {b["member"]: b for b in report["binaries"]}
+    assert all(b["action"] == "stripped" for b in binaries.values()), binaries
+    assert any("libnobuildid.so: no build-id; only its .gnu_debuglink finds" in w for w in report["warnings"])
+    return tree, debug, binaries
+
+
+def gdb(sample: Sample, binary: Path, *settings: str) -> str:
+    args = [need(sample.gdb), "-nx", "-batch", *(a for s in settings for a in ("-ex", s))]
+    args += ["-ex", f"file {binary}", "-ex", f"info line {sample.function}", "-ex", f"info symbol {sample.function}"]
+    return subprocess.run(args, capture_output=True, text=True, env={**os.environ, "DEBUGINFOD_URLS": ""}).stdout
+
+
+def section(path: Path, name: str, tmp: Path) -> bytes:
+    out = tmp / f"{path.name}{name}"
+    run(need("llvm-objcopy-19"), "--dump-section", f"{name}={out}", path, tmp / "scratch")  # any architecture
+    return out.read_bytes()
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=lambda s: s.name)
+def test_gdb_finds_the_source_line_through_the_debug_directory(
+    sample: Sample, split: tuple[Path, Path, dict[str, dict[str, object]]], tmp_path: Path
+) -> None:
+    tree, debug, binaries = split
+    binary = tree / sample.name
+    check_elf(binary.read_bytes(), sample.name)
+    debug_file = Path(str(binaries[sample.name]["debug_file"]))
+    check_elf(debug_file.read_bytes(), str(debug_file))
+    if sample.name == "libnobuildid.so":
+        # Only the debuglink finds it: gdb looks beside the binary (and checks the CRC).
+        assert debug_file == debug / "tree" / "libnobuildid.so.debug"
+        alone = tmp_path / "alone"
+        alone.mkdir()
+        shutil.copy(binary, alone / binary.name)
+        assert sample.line not in gdb(sample, alone / binary.name)
+        shutil.copy(debug_file, alone / debug_file.name)
+        assert sample.line in gdb(sample, alone / binary.name)
+        return
+    assert debug_file.parent.parent == debug / ".build-id"
+    assert sample.line in gdb(sample, binary, f"set debug-file-directory {debug}")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert sample.line not in gdb(sample, binary, f"set debug-file-directory {empty}")
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=lambda s: s.name)
+def test_eu_unstrip_puts_the_dwarf_back(
+    sample: Sample, originals: Path, split: tuple[Path, Path, dict[str, dict[str, object]]], tmp_path: Path
+) -> None:
+    tree, _debug, binaries = split
+    joined = tmp_path / "joined"
+    run(need("eu-unstrip"), "-o", joined, tree / sample.name, str(binaries[sample.name]["debug_file"]))
+    assert section(joined, ".debug_info", tmp_path) == section(originals / sample.name, ".debug_info", tmp_path)
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=lambda s: s.name)
+def test_mini_debuginfo_names_the_static_function_without_debug_files(
+    sample: Sample, split: tuple[Path, Path, dict[str, dict[str, object]]], tmp_path: Path
+) -> None:
+    tree, _debug, binaries = split
+    assert binaries[sample.name]["mini_debuginfo"]
+    alone = tmp_path / sample.name
+    shutil.copy(tree / sample.name, alone)  # no debug file beside it, no debug directory
+    out = gdb(sample, alone, f"set debug-file-directory {tmp_path / 'none'}")
+    assert f"{sample.function} in section .text" in out, out
+    payload = section(alone, ".gnu_debugdata", tmp_path)
+    inner = tmp_path / "inner.elf"
+    inner.write_bytes(lzma.decompress(payload))
+    symbols = run(need("readelf"), "-W", "-s", inner).stdout
+    assert f" {sample.function}\n" in symbols and ".symtab" in symbols
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serving(command: list[str], port: int, cwd: Path) -> Iterator[str]:
+    """A server on 127.0.0.1:``port`` for the block: started, waited for (bounded), stopped."""
+    proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+            if time.monotonic() > deadline or proc.poll() is not None:
+                pytest.fail(f"{command[0]} did not start listening on 127.0.0.1:{port}")
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def build_id(binary: Path) -> str:
+    notes = run(need("readelf"), "-n", binary).stdout
+    return next(line.split()[-1] for line in notes.splitlines() if "Build ID:" in line)
+
+
+def test_debuginfod_serves_the_build_id_tree(
+    split: tuple[Path, Path, dict[str, dict[str, object]]], tmp_path: Path
+) -> None:
+    """``debuginfod -F`` indexes the build-id tree; ``debuginfod-find`` gets each file back."""
+    tree, debug, binaries = split
+    port = free_port()
+    command = [
+        need("debuginfod"),
+        "-F",
+        "-p",
+        str(port),
+        "-d",
+        str(tmp_path / "index.sqlite"),
+        "-t",
+        "0",
+        "-g",
+        "0",
+        str(debug),
+    ]
+    with serving(command, port, tmp_path) as url:
+        env = {**os.environ, "DEBUGINFOD_URLS": url, "DEBUGINFOD_CACHE_PATH": str(tmp_path / "cache")}
+        for sample in SAMPLES:
+            if sample.name == "libnobuildid.so":
+                continue
+            wanted = Path(str(binaries[sample.name]["debug_file"])).read_bytes()
+            deadline = time.monotonic() + 60  # the first scan runs in the background
+            while True:
+                proc = subprocess.run(
+                    [need("debuginfod-find"), "debuginfo", build_id(tree / sample.name)],
+                    capture_output=True,
+                    text=True,
+                    env=env,
+                )
+                if proc.returncode == 0 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+            assert proc.returncode == 0, proc.stderr
+            assert Path(proc.stdout.strip()).read_bytes() == wanted, sample.name
+
+
+def test_a_static_debuginfod_layout_served_over_http(originals: Path, tmp_path: Path) -> None:
+    """The debuginfod layout is a complete symbol store behind any web server: gdb, told only
+    the URL, fetches the debug file and resolves the line."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    shutil.copy(originals / "libhelper.so", tree)
+    store = tmp_path / "store"
+    assert main(["strip", "--split-debug", str(store), "--split-debug-layout", "debuginfod", str(tree)]) == 0
+    assert (store / "buildid" / build_id(tree / "libhelper.so") / "debuginfo").is_file()
+    port = free_port()
+    server = [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port)]
+    with serving(server, port, store) as url:
+        env = {**os.environ, "DEBUGINFOD_URLS": url, "DEBUGINFOD_CACHE_PATH": str(tmp_path / "cache")}
+        sample = SAMPLES[1]
+        args = [need("gdb"), "-nx", "-batch", "-ex", "set debuginfod enabled on"]
+        args += ["-ex", f"file {tree / 'libhelper.so'}", "-ex", f"info line {sample.function}"]
+        out = subprocess.run(args, capture_output=True, text=True, env=env, timeout=120).stdout
+    assert sample.line in out, out
+
+
+def test_through_a_wheel(demo_wheel: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A wheel's ELF members get their debug files; Mach-O and PE have none, said once; a dry
+    run writes none; a second run with the same wheel finds identical files in place."""
+    debug = tmp_path / "debug"
+    copy = tmp_path / "again" / demo_wheel.name
+    copy.parent.mkdir()
+    shutil.copy(demo_wheel, copy)
+    assert main(["strip", "--dry-run", "--split-debug", str(debug), str(demo_wheel)]) == 0
+    assert "would go to" in capsys.readouterr().err and not debug.exists()
+    args = ["strip", "--json", "--split-debug", str(debug), "--exclude", "demo.libs/libhelper_patched.so"]
+    assert main([*args, str(demo_wheel)]) == 0
+    first = json.loads(capsys.readouterr().out)["wheels"][0]
+    files = sorted(p.relative_to(debug) for p in debug.rglob("*") if p.is_file())
+    assert len(files) == 4 and all(str(f).startswith(".build-id/") for f in files)
+    with zipfile.ZipFile(demo_wheel) as archive:
+        stripped = archive.read("demo/_ext" + str(sysconfig.get_config_var("EXT_SUFFIX")))
+    link = [b for b in first["binaries"] if b["member"].startswith("demo/_ext")][0]["debug_file"]
+    assert Path(link).name.encode() in stripped  # the debuglink names the file
+    assert main([*args, str(copy)]) == 0  # identical files already there: fine
+    assert sorted(p.relative_to(debug) for p in debug.rglob("*") if p.is_file()) == files
+
+
+def test_bad_debug_directories(demo_wheel: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A directory that cannot be made, two binaries sharing a build-id with different debug
+    files, and a different file already in place are one line each; the wheel is not
+    rewritten and no debug file is left behind. A read-only identical file is fine."""
+    before = demo_wheel.read_bytes()
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main(["strip", "--split-debug", str(blocker / "debug"), str(demo_wheel)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"stripwheel: error: cannot write debug files to {blocker / 'debug'}: Not a directory"]
+    assert demo_wheel.read_bytes() == before
+
+    # libhelper_patched.so is libhelper.so after patchelf: one build-id, two different files.
+    debug = tmp_path / "debug"
+    assert main(["strip", "--split-debug", str(debug), str(demo_wheel)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "demo.libs/libhelper_patched.so and " in err[0] and "demo.libs/libhelper.so" in err[0]
+    assert "share a build-id but not their debug files" in err[0]
+    assert demo_wheel.read_bytes() == before
+    assert [p for p in debug.rglob("*") if p.is_file()] == []
+
+    copy = tmp_path / "copy" / demo_wheel.name
+    copy.parent.mkdir()
+    shutil.copy(demo_wheel, copy)
+    args = ["strip", "--split-debug", str(debug), "--exclude", "*patched*"]
+    assert main([*args, str(demo_wheel)]) == 0
+    capsys.readouterr()
+    files = [p for p in debug.rglob("*") if p.is_file()]
+    for path in files:
+        path.chmod(0o444)
+    shutil.copy(copy, tmp_path / "copy2.whl")
+    assert main([*args, str(copy)]) == 0  # identical, read-only files in place: fine
+    capsys.readouterr()
+    files[0].chmod(0o644)
+    files[0].write_bytes(files[0].read_bytes() + b"\0")
+    retry = tmp_path / "retry" / demo_wheel.name
+    retry.parent.mkdir()
+    shutil.copy(tmp_path / "copy2.whl", retry)
+    before = retry.read_bytes()
+    assert main([*args, str(retry)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"stripwheel: error: {files[0]}: a different debug file")
+    assert retry.read_bytes() == before
