@@ -1,7 +1,8 @@
-"""The one place tests build wheels: files packed into a wheel with a correct RECORD (``pack``),
-a variant of a wheel with chosen flaws or changes (``variant``), and pypa/wheel's ``wheel pack``
-as an independent producer of the compiled demo wheel (``wheel_pack``); plus readers of what
-a wheel holds. RECORD is computed here with hashlib and csv, never with stripwheel's code."""
+"""The one wheel factory of the tests: ``pack`` files with a correct RECORD, ``variant`` of a wheel.
+
+``wheel_pack`` (pypa/wheel) stays as an independent producer of the compiled demo wheel; the
+readers at the end (``members``, ``infos``, ``read``, ``stored``) say what a wheel holds. RECORD
+is computed here with hashlib and csv, never with stripwheel's code."""
 
 from __future__ import annotations
 

@@ -1,10 +1,7 @@
-"""Session fixtures and the suite's rules.
+"""Session fixtures (the pure demo wheel, the compiled one) and the suite's rules (slow, network, CI).
 
-Fixtures: a pure-Python demo wheel made by the wheel factory (the fast layer's wheel), and real
-binaries compiled at test time packed into a real wheel by pypa/wheel (slow). Rules: only tests
-marked ``slow`` or ``network`` may use external tools (``_helpers.need``); with ``CI=true`` a
-skipped ``network`` test is a failure.
-"""
+Only tests marked ``slow`` or ``network`` may use external tools (``_helpers.need``); with
+``CI=true`` a skipped ``network`` test is a failure."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
-"""The wrapper backend (``backend``) in process: hook delegation to a tiny in-tree backend
-(``backend-path``) that hands back a factory-made wheel, optional hooks present exactly when the
-inner backend has them, lazy import, config_settings split between stripwheel and the inner
-backend, and one-line errors."""
+"""Pins ``backend`` (the wrapper), in process: delegation, optional hooks, settings split, errors.
+
+The inner backend is a tiny in-tree one (``backend-path``) handing back a factory-made wheel:
+optional hooks are present exactly when it has them, it is imported lazily, ``config_settings``
+are split between stripwheel and it, and every error is one line."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""Bytecode (``_bytecode``) on existing wheels through the CLI: PEP 552 headers, levels,
-installers that use the shipped files, sourceless wheels and their retag, errors. The wheels are
-pure, from the wheel factory; installing them with pip and uv is the slow part."""
+"""Pins ``_bytecode`` through the CLI: PEP 552 headers, levels, sourceless wheels, retag, errors.
+
+The wheels are pure, from the wheel factory; installing them with pip and uv (to show the
+shipped pycs are used) is the slow part."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""The command line (``_cli``): exit codes, one line per error, ``--json``, the progress line,
-and ``python -m stripwheel`` and the console script being the same command."""
+"""Pins ``_cli``: exit codes, one line per error, ``--json``, progress, ``python -m`` and the script."""
 
 from __future__ import annotations
 

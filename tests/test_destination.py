@@ -1,7 +1,9 @@
-"""The writer (``_destination``): members in the input's order with ``.dist-info`` last and RECORD
-last of all; unchanged members keep their stored bytes, ZipInfo and RECORD rows; new members are
-dated by SOURCE_DATE_EPOCH; Zip64 when the member count needs it; the output replaces the target
-by one rename or not at all."""
+"""Pins ``_destination``: order, RECORD rows, ZipInfo kept, SOURCE_DATE_EPOCH, Zip64, atomic replace.
+
+Members keep the input's order with ``.dist-info`` last and RECORD last of all; unchanged
+members keep their stored bytes, ZipInfo and RECORD rows; new members are dated by
+SOURCE_DATE_EPOCH; Zip64 when the member count needs it; the output replaces the target by one
+rename or not at all."""
 
 from __future__ import annotations
 

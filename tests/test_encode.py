@@ -1,6 +1,7 @@
-"""Encoding a rewritten member (``_encode``): a stripped library large enough to splice keeps the
-original's compressed image (the unchanged blocks are reused, not recompressed), and the result
-loads and computes what it did."""
+"""Pins ``_encode``: a stripped large library reuses the original's compressed image (slow: gcc).
+
+The unchanged deflate blocks are spliced in, not recompressed, and the library still loads and
+computes what it did."""
 
 from __future__ import annotations
 

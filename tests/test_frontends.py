@@ -1,7 +1,7 @@
-"""The two ways in that run during a build (the wrapper backend and the hatchling hook), end to
-end: every sample project built by pip, ``python -m build`` and uv with stripwheel installed into
-the isolated build environment, then installed into a fresh venv and run. (In-process tests of
-the two are in test_backend and test_hatch.)"""
+"""Pins the backend and the hook end to end: every sample built by pip, build and uv, then run.
+
+stripwheel is installed into each isolated build environment; the wheels are installed into a
+fresh venv and run. (In-process tests of the two are in test_backend and test_hatch.)"""
 
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
-"""The hatchling build hook (``hatch``), in process: registered under the ``hatch`` entry point,
-options from ``[tool.stripwheel]`` and its own table, LIEF asked for when verifying, errors as
-one line, and the wheel stripped in ``finalize`` (editable wheels and sdists left alone)."""
+"""Pins ``hatch`` (the hatchling hook), in process: registration, options, LIEF, errors, finalize.
+
+Options come from ``[tool.stripwheel]`` and the hook's own table; LIEF is asked for when
+verifying; errors are one line; the wheel is stripped in ``finalize`` (editable wheels and sdists
+left alone)."""
 
 from __future__ import annotations
 

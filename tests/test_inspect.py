@@ -1,5 +1,4 @@
-"""``stripwheel inspect`` (``_inspect``): the binaries of a wheel with what each level would
-remove, and the state of its bytecode; the wheel is read and checked, nothing is written."""
+"""Pins ``_inspect``: each binary with what each level would remove, bytecode state; nothing written."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
-"""The executor (``_process``): what a strip does to a wheel end to end (levels, include and
-exclude, dry-run, ``-w``, determinism, a second strip, odd binaries left alone, signatures
-removed), invariants that hold whatever a transform returns, and failures of the output path
-reported as one line with the input untouched."""
+"""Pins ``_process`` (the executor): strips end to end, its invariants, output errors as one line.
+
+End to end: levels, include and exclude, dry-run, ``-w``, determinism, a second strip, odd
+binaries left alone, signatures removed. Invariants hold whatever a transform returns; failures
+of the output path leave the input untouched."""
 
 from __future__ import annotations
 

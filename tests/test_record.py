@@ -1,5 +1,4 @@
-"""RECORD rows (``_record``): parse and render round-trip names that need CSV quoting, the
-problems parse names, and the digest is the one installers compute."""
+"""Pins ``_record``: parse/render round trip (odd names), the problems parse names, the digest."""
 
 from __future__ import annotations
 

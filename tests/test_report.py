@@ -1,5 +1,4 @@
-"""Reports (``_report``): the human summary of a strip and listing of an inspect, the versioned
-JSON document, and sizes for people."""
+"""Pins ``_report``: the strip summary and inspect listing as text, the versioned JSON, sizes."""
 
 from __future__ import annotations
 

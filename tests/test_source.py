@@ -1,6 +1,7 @@
-"""The checked reader (``_source``): a corrupt or unsafe wheel is found while reading, before
-anything is written, and reported as one line naming the wheel (and member), exit 1, the input
-untouched, no temporary file left behind."""
+"""Pins ``_source``: corrupt and unsafe wheels are found while reading, before anything is written.
+
+Each is one line naming the wheel (and member), exit 1, the input untouched, no temporary file
+left behind."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""The LIEF second opinion (``_verify``): what it needs, when it gives no verdict, that it refuses
-a rewrite whose interface differs, and that only verified binaries are reported as verified."""
+"""Pins ``_verify`` (LIEF): what it needs, no verdict on the unreadable, a different interface refused."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""The zip layer (``_zip``): the member writer read back by zipfile, Zip64 end records once the
-member count needs them, DOS dates clamped, and new members dated by SOURCE_DATE_EPOCH."""
+"""Pins ``_zip``: members read back by zipfile, Zip64 end records by count, DOS dates, new_info."""
 
 from __future__ import annotations
 
