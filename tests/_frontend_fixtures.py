@@ -14,7 +14,7 @@ from typing import Optional
 
 import pytest
 
-from _helpers import run
+from _helpers import external, run
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "sample_projects"
@@ -25,6 +25,7 @@ IGNORED = shutil.ignore_patterns("build", "dist", "*.egg-info", "__pycache__", "
 
 def uv_bin() -> str:
     """The uv executable of the environment running the tests (the ``uv`` package), else PATH."""
+    external("uv")
     try:
         from uv import find_uv_bin
 
@@ -135,6 +136,7 @@ class Builds:
         sdist: bool,
         edit: Optional[tuple[str, str]],
     ) -> Built:
+        external(frontend)
         work = self.root / f"{n:02d}-{sample}-{frontend}"
         work.mkdir()
         source = copy_sample(sample, work)
@@ -168,6 +170,7 @@ def _git_snapshot(source: Path) -> None:
 @pytest.fixture(scope="session")
 def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """stripwheel's own wheel, built once from a copy of the repository, for ``--find-links``."""
+    external("pip wheel")
     source = tmp_path_factory.mktemp("stripwheel-src")
     shutil.copy(REPO / "pyproject.toml", source)
     shutil.copy(REPO / "README.md", source)

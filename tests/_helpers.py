@@ -21,8 +21,28 @@ from installer.utils import get_launcher_kind
 ELF_MAGIC = b"\x7fELF"
 
 
+#: Markers that allow a test to run external tools (compilers, frontends, wine, other Pythons).
+EXTERNAL_MARKERS = ("slow", "network")
+#: The test being run, set by conftest around each test's setup, call and teardown.
+current_item: pytest.Item | None = None
+
+
+def external(what: str) -> None:
+    """Fail the running test unless it is marked ``slow`` or ``network``: the fast layer
+    (``-m "not slow and not network"``) must call no compiler, frontend or other interpreter."""
+    item = current_item
+    if item is not None and not any(item.get_closest_marker(m) for m in EXTERNAL_MARKERS):
+        pytest.fail(
+            f"{item.nodeid} uses {what!r} but is not marked slow or network: mark it"
+            " (pytestmark = pytest.mark.slow), or keep it in the fast layer without external tools",
+            pytrace=False,
+        )
+
+
 def need(tool: str) -> str:
-    """The path of a tool the tests require; a missing tool fails the test (CI installs it)."""
+    """The path of a tool the tests require; a missing tool fails the test (CI installs it).
+    Only tests marked ``slow`` or ``network`` may ask (see ``external``)."""
+    external(tool)
     beside = Path(sys.executable).parent / tool  # console scripts of the test venv
     path = str(beside) if beside.exists() else shutil.which(tool)
     if path is None:
@@ -114,3 +134,22 @@ def install_wheel(wheel: Path, prefix: Path) -> Path:
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def assert_fails(wheel: Path, capsys: pytest.CaptureFixture[str], *fragments: str, argv: tuple[str, ...] = ()) -> None:
+    """``stripwheel strip`` exits 1 with exactly one line naming the wheel and the fragments;
+    the input is unchanged and nothing is left beside it."""
+    from stripwheel._cli import main
+
+    before = sha256(wheel)
+    listing = sorted(p.name for p in wheel.parent.iterdir())
+    assert main(["strip", *argv, str(wheel)]) == 1
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith(f"stripwheel: error: {wheel.name}: "), lines[0]
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    assert "Traceback" not in captured.err
+    assert sha256(wheel) == before
+    assert sorted(p.name for p in wheel.parent.iterdir()) == listing

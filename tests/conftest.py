@@ -1,4 +1,7 @@
-"""Session fixtures: real binaries compiled at test time, packed into a real wheel."""
+"""Session fixtures (the pure demo wheel, the compiled one) and the suite's rules (slow, network, CI).
+
+Only tests marked ``slow`` or ``network`` may use external tools (``_helpers.need``); with
+``CI=true`` a skipped ``network`` test is a failure."""
 
 from __future__ import annotations
 
@@ -7,23 +10,130 @@ import py_compile
 import shutil
 import sys
 import sysconfig
+from collections.abc import Generator
 from pathlib import Path
 
+import pluggy
 import pytest
 from packaging.tags import interpreter_name, interpreter_version
 
+import _helpers
+import _wheels
 from _frontend_fixtures import builds, wheelhouse
 from _helpers import need, run
+from _wheels import ODD_NAME
 
-__all__ = ["builds", "wheelhouse"]  # session fixtures of the frontend tests, shared by all modules
+__all__ = ["ODD_NAME", "builds", "wheelhouse"]  # session fixtures of the frontend tests, shared by all modules
 
 DATA = Path(__file__).parent / "data"
-#: A name with a comma, quotes and non-ASCII: RECORD's CSV must round-trip it.
-ODD_NAME = 'demo/data/a,b "c" \u00fc.txt'
+
+#: The format modules' compiling fixtures: a test that uses one is ``slow``; their other tests
+#: (hand-made headers, mutations) stay in the unit layer.
+COMPILING_FIXTURES = {
+    "test_elf.py": {"native", "cross"},
+    "test_macho.py": {"fixtures"},
+    "test_pe.py": {"built", "wine_env"},
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        compiling = COMPILING_FIXTURES.get(item.path.name, set())
+        if compiling & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, None, None]:
+    """Note the running test for ``_helpers.external`` around its setup (session fixtures
+    included: an autouse fixture would come after them), call and teardown."""
+    _helpers.current_item = item
+    try:
+        yield
+    finally:
+        _helpers.current_item = None
+
+
+def in_ci() -> bool:
+    """CI services set ``CI=true``."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pluggy.Result[pytest.TestReport], None]:
+    """In CI a skipped ``network`` test fails, with the skip's reason: CI cannot go green
+    without the real-wheel tests."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and not hasattr(report, "wasxfail") and item.get_closest_marker("network") and in_ci():
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"a network test may not skip in CI (CI=true): {reason}"
+
+
+# --- the fast layer's wheel: pure Python, built by the factory
 
 
 def _tag() -> str:
     return f"{interpreter_name()}{interpreter_version()}"
+
+
+#: The pure demo wheel's payload, besides its bytecode (see ``pure_files``).
+PURE_INIT = "VERSION = '1.0'\n"
+PURE_SCRIPT = "demo-1.0.data/scripts/demo-tool"
+PURE_PYC = f"demo/__pycache__/__init__.{sys.implementation.cache_tag}.pyc"
+
+
+@pytest.fixture(scope="session")
+def pure_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """The pure demo wheel's members: a package with its checked-hash bytecode, a text file
+    named like a library, a script, and a file whose name needs CSV quoting."""
+    tmp = tmp_path_factory.mktemp("pure-pyc")
+    source = tmp / "__init__.py"
+    source.write_text(PURE_INIT)
+    pyc = tmp / "__init__.pyc"
+    py_compile.compile(
+        str(source),
+        cfile=str(pyc),
+        dfile="demo/__init__.py",
+        invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH,
+    )
+    return {
+        "demo/__init__.py": PURE_INIT.encode(),
+        PURE_PYC: pyc.read_bytes(),
+        "demo/data/not-really.so": b"this is text with a binary-looking name\n" * 4,
+        ODD_NAME: b"odd name\n",
+        PURE_SCRIPT: b"#!python\nprint('demo-tool ok')\n",
+    }
+
+
+@pytest.fixture(scope="session")
+def pure_wheel_master(pure_files: dict[str, bytes], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``demo-1.0-py3-none-any.whl``, packed by the factory (never modified by tests)."""
+    wheel = _wheels.pack(tmp_path_factory.mktemp("pure-wheel"), pure_files, modes={PURE_SCRIPT: 0o755})
+    os.chmod(wheel, 0o444)
+    return wheel
+
+
+@pytest.fixture
+def pure_wheel(pure_wheel_master: Path, tmp_path: Path) -> Path:
+    """A fresh, writable copy of the pure demo wheel in the test's own directory."""
+    return _wheels.copy(pure_wheel_master, tmp_path / "in")
+
+
+# --- the slow layer's wheel: real binaries, compiled now
+
+#: The demo wheel's C extension, and every binary in it (the text ``not-really.so`` is not one).
+EXT = f"demo/_ext{sysconfig.get_config_var('EXT_SUFFIX')}"
+BINARIES = [
+    EXT,
+    "demo.libs/libhelper.so",
+    "demo.libs/libhelper_patched.so",
+    "demo-1.0.data/scripts/demo-tool",
+    "demo/data/libcross-aarch64.so",
+]
 
 
 @pytest.fixture(scope="session")
@@ -79,9 +189,7 @@ def demo_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def demo_wheel_master(demo_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo tree packed by pypa/wheel's ``wheel pack`` (never modified by tests)."""
-    dest = tmp_path_factory.mktemp("demo-wheel")
-    run(sys.executable, "-m", "wheel", "pack", "--dest-dir", dest, demo_tree)
-    (wheel,) = dest.glob("*.whl")
+    wheel = _wheels.wheel_pack(demo_tree, tmp_path_factory.mktemp("demo-wheel"))
     os.chmod(wheel, 0o444)
     return wheel
 
@@ -89,7 +197,4 @@ def demo_wheel_master(demo_tree: Path, tmp_path_factory: pytest.TempPathFactory)
 @pytest.fixture
 def demo_wheel(demo_wheel_master: Path, tmp_path: Path) -> Path:
     """A fresh, writable copy of the demo wheel in the test's own directory."""
-    target = tmp_path / "in" / demo_wheel_master.name
-    target.parent.mkdir()
-    shutil.copyfile(demo_wheel_master, target)
-    return target
+    return _wheels.copy(demo_wheel_master, tmp_path / "in")

@@ -1,6 +1,8 @@
-"""The wrapper backend in process: hook delegation to a tiny in-tree backend (``backend-path``),
-optional hooks present exactly when the inner backend has them, lazy import, config_settings
-split between stripwheel and the inner backend, and one-line errors."""
+"""Pins ``backend`` (the wrapper), in process: delegation, optional hooks, settings split, errors.
+
+The inner backend is a tiny in-tree one (``backend-path``) handing back a factory-made wheel:
+optional hooks are present exactly when it has them, it is imported lazily, ``config_settings``
+are split between stripwheel and it, and every error is one line."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import pytest
 from pyproject_hooks import BuildBackendHookCaller, HookMissing
 
 from _helpers import check_wheel, section_names
+from _wheels import infos, read, variant
 
 MINIMAL = """
 import json, shutil
@@ -137,11 +140,12 @@ def backend(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo_wheel: Path) -> Project:
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pure_wheel: Path) -> Project:
+    """A project whose inner backend "builds" the pure demo wheel."""
     root = tmp_path / "project"
     root.mkdir()
     monkeypatch.chdir(root)
-    return Project(root, demo_wheel)
+    return Project(root, pure_wheel)
 
 
 @pytest.mark.parametrize("inner", ["minimal", "full"])
@@ -209,9 +213,13 @@ def test_sdist_with_verify_needs_no_lief(backend: ModuleType, project: Project, 
     assert [hook for hook, _ in project.calls()] == ["build_sdist"]  # the inner wheel build never ran
 
 
+@pytest.mark.slow
 def test_build_wheel_strips_and_forwards_foreign_settings(
-    backend: ModuleType, project: Project, tmp_path: Path
+    backend: ModuleType, project: Project, tmp_path: Path, demo_wheel: Path
 ) -> None:
+    """``stripwheel.*`` settings are the engine's (here: level debug over the table's none),
+    the others go to the inner backend; the wheel it built comes back stripped."""
+    project.source_wheel = demo_wheel
     project.write(IN_TREE + 'strip = "none"\n')
     out = tmp_path / "out"
     out.mkdir()
@@ -226,10 +234,23 @@ def test_build_wheel_strips_and_forwards_foreign_settings(
     assert ".symtab" in sections and not any(s.startswith(".debug") for s in sections)
 
 
+def test_build_wheel_forwards_foreign_settings(backend: ModuleType, project: Project, tmp_path: Path) -> None:
+    """The inner backend sees only the settings that are not stripwheel's; the engine gets
+    those (here: bytecode dropped)."""
+    project.write(IN_TREE)
+    out = tmp_path / "out"
+    out.mkdir()
+    name = backend.build_wheel(str(out), {"stripwheel.bytecode": "drop", "--build-option": ["--x"]})
+    assert name == project.source_wheel.name
+    assert project.calls() == [["build_wheel", {"--build-option": ["--x"]}]]
+    check_wheel(out / name)
+    assert not [n for n in infos(out / name) if n.endswith(".pyc")]
+
+
 def test_build_wheel_prints_the_summary(
     backend: ModuleType, project: Project, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    project.write(IN_TREE)
+    project.write(IN_TREE + 'bytecode = "drop"\n')
     backend.build_wheel(str(tmp_path))
     err = capsys.readouterr().err
     assert err.startswith(f"stripwheel: {tmp_path / project.source_wheel.name}: rewrote")
@@ -237,7 +258,9 @@ def test_build_wheel_prints_the_summary(
 
 
 def test_optional_hooks_forward_only_foreign_settings(backend: ModuleType, project: Project, tmp_path: Path) -> None:
-    project.write(IN_TREE, FULL)
+    """Optional hooks get the foreign settings; the editable wheel is not processed (the
+    table's ``bytecode = "drop"`` would change it)."""
+    project.write(IN_TREE + 'bytecode = "drop"\n', FULL)
     settings = {"stripwheel.verify": "false", "inner": "yes"}
     assert backend.get_requires_for_build_sdist(settings) == ["sdist-requirement"]
     assert backend.get_requires_for_build_editable(config_settings=settings) == ["editable-requirement"]
@@ -314,12 +337,10 @@ def test_errors_are_one_line_and_exit_1(
 def test_corrupt_wheel_from_the_inner_backend(
     backend: ModuleType, project: Project, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    broken = tmp_path / "broken" / project.source_wheel.name
-    broken.parent.mkdir()
-    with zipfile.ZipFile(project.source_wheel) as src, zipfile.ZipFile(broken, "w") as dst:
-        for info in src.infolist():
-            data = src.read(info)
-            dst.writestr(info, data + b"#" if info.filename == "demo/__init__.py" else data)
+    init = read(project.source_wheel, "demo/__init__.py")
+    broken = variant(
+        project.source_wheel, tmp_path / "broken" / project.source_wheel.name, replace={"demo/__init__.py": init + b"#"}
+    )
     project.source_wheel = broken
     project.write(IN_TREE)
     out = tmp_path / "out"

@@ -1,5 +1,7 @@
-"""Bytecode on existing wheels through the CLI: PEP 552 headers, levels, installers that use
-the shipped files, sourceless wheels and their retag."""
+"""Pins ``_bytecode`` through the CLI: PEP 552 headers, levels, sourceless wheels, retag, errors.
+
+The wheels are pure, from the wheel factory; installing them with pip and uv (to show the
+shipped pycs are used) is the slow part."""
 
 from __future__ import annotations
 
@@ -7,12 +9,13 @@ import importlib.util
 import marshal
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
 
+import _wheels
 from _helpers import check_wheel, install_wheel, need, run, sha256
+from _wheels import members, variant
 from stripwheel._cli import main
 
 TAG = sys.implementation.cache_tag
@@ -33,31 +36,13 @@ MODULES = ["purepkg/__init__.py", "purepkg/core.py", "purepkg/sub/__init__.py", 
 
 
 def pack(tmp: Path, sources: dict[str, str], tag: str = "py3-none-any", name: str = "purepkg") -> Path:
-    """A real wheel from a tree, packed by pypa/wheel."""
-    root = tmp / f"{name}-1.0"
-    for rel, text in sources.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-    info = root / f"{name}-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
-    tags = "".join(f"Tag: {t}\n" for t in tag.split("+"))
-    (info / "WHEEL").write_text(f"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\n{tags}")
-    dest = tmp / "dist"
-    dest.mkdir(exist_ok=True)
-    run(sys.executable, "-m", "wheel", "pack", "--dest-dir", dest, root)
-    (wheel,) = list(dest.glob(f"{name}-*.whl"))
-    return wheel
+    """A pure wheel of ``sources`` from the wheel factory."""
+    return _wheels.pack(tmp / "dist", sources, name=name, tag=tag)
 
 
 @pytest.fixture
-def pure_wheel(tmp_path: Path) -> Path:
+def purepkg_wheel(tmp_path: Path) -> Path:
     return pack(tmp_path, SOURCES)
-
-
-def members(wheel: Path) -> dict[str, bytes]:
-    with zipfile.ZipFile(wheel) as archive:
-        return {i.filename: archive.read(i) for i in archive.infolist()}
 
 
 def cached(module: str, level: int = 0) -> str:
@@ -66,12 +51,12 @@ def cached(module: str, level: int = 0) -> str:
     return f"{directory}/__pycache__/{filename[:-3]}.{TAG}{opt}.pyc"
 
 
-def test_compile_checked_hash(pure_wheel: Path, tmp_path: Path) -> None:
+def test_compile_checked_hash(purepkg_wheel: Path, tmp_path: Path) -> None:
     """Each module gets a checked-hash pyc whose source hash is its source's, with
     co_filename the installed path; scripts and metadata are not compiled."""
-    assert main(["strip", "--bytecode", "compile", str(pure_wheel)]) == 0
-    check_wheel(pure_wheel)
-    files = members(pure_wheel)
+    assert main(["strip", "--bytecode", "compile", str(purepkg_wheel)]) == 0
+    check_wheel(purepkg_wheel)
+    files = members(purepkg_wheel)
     for module in MODULES + ["purepkg-1.0.data/purelib/extra_mod.py"]:
         pyc = files[cached(module)]
         assert pyc[:4] == importlib.util.MAGIC_NUMBER
@@ -84,7 +69,7 @@ def test_compile_checked_hash(pure_wheel: Path, tmp_path: Path) -> None:
     assert names.index(cached("purepkg/core.py")) == names.index("purepkg/core.py") + 1
 
 
-def test_levels_and_modes(pure_wheel: Path, tmp_path: Path) -> None:
+def test_levels_and_modes(purepkg_wheel: Path, tmp_path: Path) -> None:
     """optimize [0, 1, 2] gives three files; opt-2 has no docstrings; the modes set flags."""
     out = tmp_path / "out"
     assert (
@@ -101,12 +86,12 @@ def test_levels_and_modes(pure_wheel: Path, tmp_path: Path) -> None:
                 "2",
                 "-w",
                 str(out),
-                str(pure_wheel),
+                str(purepkg_wheel),
             ]
         )
         == 0
     )
-    files = members(out / pure_wheel.name)
+    files = members(out / purepkg_wheel.name)
     for level in (0, 1, 2):
         assert cached("purepkg/core.py", level) in files
     assert marshal.loads(files[cached("purepkg/__init__.py", 0)][16:]).co_consts[0] == "Package docstring."
@@ -114,28 +99,12 @@ def test_levels_and_modes(pure_wheel: Path, tmp_path: Path) -> None:
     for mode, flags in (("unchecked-hash", 0b01), ("timestamp", 0)):
         target = tmp_path / mode
         assert (
-            main(["strip", "--bytecode", "compile", "--invalidation-mode", mode, "-w", str(target), str(pure_wheel)])
+            main(["strip", "--bytecode", "compile", "--invalidation-mode", mode, "-w", str(target), str(purepkg_wheel)])
             == 0
         )
-        pyc = members(target / pure_wheel.name)[cached("purepkg/core.py")]
+        pyc = members(target / purepkg_wheel.name)[cached("purepkg/core.py")]
         assert int.from_bytes(pyc[4:8], "little") == flags
-        check_wheel(target / pure_wheel.name)
-
-
-def test_deterministic_and_source_date_epoch(pure_wheel: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Same input, same bytes; new members are dated by SOURCE_DATE_EPOCH (clamped to 1980)."""
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
-    one, two = tmp_path / "one", tmp_path / "two"
-    for out in (one, two):
-        assert main(["strip", "--bytecode", "compile", "-w", str(out), str(pure_wheel)]) == 0
-    assert sha256(one / pure_wheel.name) == sha256(two / pure_wheel.name)
-    with zipfile.ZipFile(one / pure_wheel.name) as archive:
-        assert archive.getinfo(cached("purepkg/core.py")).date_time == (2023, 11, 14, 22, 13, 20)
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")
-    three = tmp_path / "three"
-    assert main(["strip", "--bytecode", "compile", "-w", str(three), str(pure_wheel)]) == 0
-    with zipfile.ZipFile(three / pure_wheel.name) as archive:
-        assert archive.getinfo(cached("purepkg/core.py")).date_time == (1980, 1, 1, 0, 0, 0)
+        check_wheel(target / purepkg_wheel.name)
 
 
 def verbose_import(site: Path, module: str) -> str:
@@ -149,15 +118,16 @@ def verbose_import(site: Path, module: str) -> str:
     return proc.stderr
 
 
-def test_pip_no_compile_and_uv_use_the_shipped_pycs(pure_wheel: Path, tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_pip_no_compile_and_uv_use_the_shipped_pycs(purepkg_wheel: Path, tmp_path: Path) -> None:
     """Installed with pip --no-compile or uv, the interpreter loads the shipped pyc (its
     source hash matches); after the source is edited it falls back to the source."""
-    assert main(["strip", "--bytecode", "compile", str(pure_wheel)]) == 0
-    shipped = members(pure_wheel)[cached("purepkg/core.py")]
+    assert main(["strip", "--bytecode", "compile", str(purepkg_wheel)]) == 0
+    shipped = members(purepkg_wheel)[cached("purepkg/core.py")]
     pip_site = tmp_path / "pip"
-    run(sys.executable, "-m", "pip", "install", "-q", "--no-compile", "--no-deps", "--target", pip_site, pure_wheel)
+    run(sys.executable, "-m", "pip", "install", "-q", "--no-compile", "--no-deps", "--target", pip_site, purepkg_wheel)
     uv_site = tmp_path / "uv"
-    run(need("uv"), "pip", "install", "-q", "--no-deps", "--target", uv_site, "--python", sys.executable, pure_wheel)
+    run(need("uv"), "pip", "install", "-q", "--no-deps", "--target", uv_site, "--python", sys.executable, purepkg_wheel)
     for site in (pip_site, uv_site):
         pyc = site / "purepkg" / "__pycache__" / f"core.{TAG}.pyc"
         assert pyc.read_bytes() == shipped
@@ -176,12 +146,13 @@ def test_pip_no_compile_and_uv_use_the_shipped_pycs(pure_wheel: Path, tmp_path: 
     assert proc.stdout.strip() == "edited"
 
 
-def test_sourceless_retag_and_install(pure_wheel: Path, tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_sourceless_retag_and_install(purepkg_wheel: Path, tmp_path: Path) -> None:
     """Sourceless: module.pyc in place of module.py, the file name and every Tag: line
     retagged, RECORD right; it installs with pip and pypa/installer and imports."""
-    assert main(["strip", "--bytecode", "compile", "--sourceless", str(pure_wheel)]) == 0
-    assert not pure_wheel.exists()
-    (wheel,) = pure_wheel.parent.glob("*.whl")
+    assert main(["strip", "--bytecode", "compile", "--sourceless", str(purepkg_wheel)]) == 0
+    assert not purepkg_wheel.exists()
+    (wheel,) = purepkg_wheel.parent.glob("*.whl")
     assert wheel.name == f"purepkg-1.0-{INTERP}-none-any.whl"
     check_wheel(wheel)
     files = members(wheel)
@@ -246,23 +217,23 @@ def test_compile_replaces_stale_backend_bytecode(tmp_path: Path) -> None:
     assert pyc[:4] == importlib.util.MAGIC_NUMBER
 
 
-def test_inspect_reports_bytecode(pure_wheel: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["strip", "--bytecode", "compile", str(pure_wheel)]) == 0
+def test_inspect_reports_bytecode(purepkg_wheel: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["strip", "--bytecode", "compile", str(purepkg_wheel)]) == 0
     capsys.readouterr()
-    assert main(["inspect", str(pure_wheel)]) == 0
+    assert main(["inspect", str(purepkg_wheel)]) == 0
     assert f"bytecode: 5 .pyc ({TAG})" in capsys.readouterr().out
 
 
 def test_compile_still_checks_sources_against_record(
-    pure_wheel: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    purepkg_wheel: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A source whose bytes disagree with RECORD is an error when compiling too."""
-    bad = tmp_path / "bad" / pure_wheel.name
-    bad.parent.mkdir()
-    with zipfile.ZipFile(pure_wheel) as src, zipfile.ZipFile(bad, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            data = src.read(info)
-            dst.writestr(info, data.replace(b'"core"', b'"evil"') if info.filename == "purepkg/core.py" else data)
+    core = members(purepkg_wheel)["purepkg/core.py"]
+    bad = variant(
+        purepkg_wheel,
+        tmp_path / "bad" / purepkg_wheel.name,
+        replace={"purepkg/core.py": core.replace(b'"core"', b'"evil"')},
+    )
     before = sha256(bad)
     assert main(["strip", "--bytecode", "compile", str(bad)]) == 1
     err = capsys.readouterr().err.strip().splitlines()

@@ -1,6 +1,7 @@
-"""Bytecode through the two build-time ways in: the wrapper backend (config settings) and the
-hatchling hook (its table), on sample_projects/pure-python; the pycs are the same whichever
-way in made them."""
+"""Pins bytecode through the backend and the hook in real builds: the same pycs either way.
+
+The wrapper backend (config settings) and the hatchling hook (its table) build
+sample_projects/pure-python; the pycs are the same whichever way in made them."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Deflate block indexing and splicing: the reused compressed middle must decode to exactly
-the bytes it replaced, at every bit phase, or the rewrite falls back to plain deflate."""
+"""Pins ``_deflate``: block indexing and splicing decode to exactly the bytes replaced, at every phase.
+
+Otherwise the rewrite falls back to plain deflate."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""stripwheel on the oldest Python it supports (``requires-python = ">=3.9"``): it is installed
-into every isolated build, so a project building for 3.9 runs the CLI, the wrapper backend and
-the hatchling hook on 3.9. Everything here runs in a 3.9 interpreter, in a venv of its own."""
+"""Pins stripwheel on Python 3.9, the oldest it supports: CLI, wrapper backend and hook (slow).
+
+stripwheel is installed into every isolated build, so a project building for 3.9 runs it on 3.9.
+Everything here runs in a 3.9 interpreter, in a venv of its own."""
 
 from __future__ import annotations
 

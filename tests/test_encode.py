@@ -1,0 +1,80 @@
+"""Pins ``_encode``: a stripped large library reuses the original's compressed image (slow: gcc).
+
+The unchanged deflate blocks are spliced in, not recompressed, and the library still loads and
+computes what it did."""
+
+from __future__ import annotations
+
+import ctypes
+import random
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from _helpers import check_wheel, install_wheel, need, run, section_names
+from _wheels import pack, stored
+from stripwheel import _deflate
+from stripwheel._cli import main
+
+pytestmark = pytest.mark.slow
+
+#: The table's size: past the reuse threshold (MIN_REUSE + WINDOW, 160 kB) with room for
+#: several deflate blocks on either side, yet quick to compile (a 1 MB initializer took gcc
+#: seconds).
+TABLE = 384 << 10
+
+
+def table_bytes() -> bytes:
+    """Deflate-friendly but varied: words from a small vocabulary with random bytes mixed in,
+    so that zlib ends blocks often enough for a splice inside the table."""
+    rng = random.Random(1234)
+    words = [bytes(rng.randrange(256) for _ in range(rng.randrange(2, 9))) for _ in range(300)]
+    out = bytearray()
+    while len(out) < TABLE:
+        out += rng.choice(words) if rng.random() < 0.9 else rng.randbytes(16)
+    return bytes(out[:TABLE])
+
+
+def expected_sum(data: bytes) -> int:
+    total = 0
+    for byte in data:
+        total = (total * 31 + byte) & 0xFFFFFFFFFFFFFFFF
+    return total
+
+
+@pytest.fixture(scope="module")
+def big_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A wheel around a library with debug info and a large table, built by gcc and packed by
+    the wheel factory."""
+    assert TABLE > _deflate.MIN_REUSE + _deflate.WINDOW
+    work = tmp_path_factory.mktemp("big")
+    data = table_bytes()
+    source = work / "table.c"
+    source.write_text(
+        "const unsigned char table[] = {" + ",".join(map(str, data)) + "};\n"
+        "unsigned long table_sum(void) { unsigned long s = 0;"
+        f" for (unsigned long i = 0; i < {len(data)}; i++) s = s * 31 + table[i]; return s; }}\n"
+    )
+    run(need("gcc"), "-g", "-O1", "-fPIC", "-shared", source, "-o", work / "libtable.so")
+    files = {"big/__init__.py": b"", "big/libtable.so": (work / "libtable.so").read_bytes()}
+    return pack(work / "dist", files, name="big", tag="py3-none-linux_x86_64", purelib=False)
+
+
+def test_large_library_reuses_its_compressed_image(big_wheel: Path, tmp_path: Path) -> None:
+    """The stripped library's stored bytes contain the original's compressed image verbatim,
+    and the library still returns the checksum of its table."""
+    out = tmp_path / "out"
+    assert main(["strip", "-w", str(out), str(big_wheel)]) == 0
+    result = out / big_wheel.name
+    check_wheel(result)
+    before, after = stored(big_wheel, "big/libtable.so"), stored(result, "big/libtable.so")
+    middle = before[len(before) // 2 : len(before) // 2 + 65536]
+    assert middle in after, "the unchanged image was recompressed instead of reused"
+    with zipfile.ZipFile(result) as archive:
+        library = archive.read("big/libtable.so")
+    assert ".symtab" not in section_names(library) and ".debug_info" not in section_names(library)
+    site = install_wheel(result, tmp_path / "prefix")
+    lib = ctypes.CDLL(str(site / "big" / "libtable.so"))
+    lib.table_sum.restype = ctypes.c_ulong
+    assert lib.table_sum() == expected_sum(table_bytes())
