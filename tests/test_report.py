@@ -155,4 +155,8 @@ def test_json_document() -> None:
         "compressed_after": 2_000,
         "removed": [".symtab"],
         "verified": False,
+        "clean": False,
+        "debug_file": None,
+        "debug_file_size": None,
+        "mini_debuginfo": 0,
     }
