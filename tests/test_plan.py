@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from stripwheel._config import Config
-from stripwheel._plan import Entry, Step, Wheel, plan
+from stripwheel._plan import Entry, Step, Wheel, plan, plan_tree
 
 ELF = b"\x7fELF\x02\x01\x01\x00"
 MACHO = b"\xcf\xfa\xed\xfe\x0c\x00\x00\x01"
@@ -109,3 +109,12 @@ def test_compile_honours_include_and_exclude() -> None:
     found = steps([Entry("pkg/a.py", 10), Entry("pkg/tests/t.py", 10)], bytecode="compile", exclude=["**/tests/**"])
     assert found["pkg/a.py"].action == "compile"
     assert found["pkg/tests/t.py"].action == "copy"
+
+
+def test_trees_note_static_archives_and_wheels_do_not() -> None:
+    """An installed tree reports its ``.a`` files as left alone; a wheel lists binaries only."""
+    archive = Entry("lib/libpython3.11.a", BIG, b"!<arch>\n")
+    (tree_step,) = plan_tree([archive, Entry("lib/", 0)], Config()).steps
+    assert (tree_step.action, tree_step.note) == ("copy", "static archive: left alone (its objects need their symbols)")
+    assert steps([archive])["lib/libpython3.11.a"] == Step("lib/libpython3.11.a", "copy")
+    assert plan_tree([Entry("bin/python", BIG, ELF)], Config(strip="none")).steps[0].action == "copy"

@@ -126,16 +126,17 @@ def _step(entry: Entry, config: Config, wheel: Wheel, selected: Selector, supers
 
 
 def plan_tree(entries: Sequence[Entry], config: Config) -> Plan:
-    """The steps for the files of an installed tree: binaries are stripped in place, archives
-    and objects noted, everything else left (bytecode options are the wheels' alone)."""
+    """The steps for the files of an installed tree: binaries are stripped in place, static
+    archives noted (a wheel's listing stays binaries only), everything else left (bytecode
+    options are the wheels' alone)."""
     selected = Selector.from_config(config)
-    return Plan(tuple(_binary_step(e, config, selected) for e in entries if not e.is_dir))
+    return Plan(tuple(_binary_step(e, config, selected, archives=True) for e in entries if not e.is_dir))
 
 
-def _binary_step(entry: Entry, config: Config, selected: Selector) -> Step:
+def _binary_step(entry: Entry, config: Config, selected: Selector, archives: bool = False) -> Step:
     if config.strip == "none" or entry.size < MIN_BINARY or not selected(entry.name):
         return Step(entry.name, "copy")
-    if entry.head.startswith(ARCHIVE_MAGIC):
+    if archives and entry.head.startswith(ARCHIVE_MAGIC):
         # Objects inside an archive need their symbols to link: out of scope, said so.
         return Step(entry.name, "copy", note="static archive: left alone (its objects need their symbols)")
     fmt = binaries.detect(entry.head)
