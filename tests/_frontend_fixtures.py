@@ -20,7 +20,9 @@ REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "sample_projects"
 FRONTENDS = ("pip", "build", "uv")
 #: Left behind by builds; never copied along with a sample.
-IGNORED = shutil.ignore_patterns("build", "dist", "*.egg-info", "__pycache__", ".mesonpy-*", "_skbuild")
+IGNORED = shutil.ignore_patterns(
+    "build", "dist", "*.egg-info", "__pycache__", ".mesonpy-*", "_skbuild", "target", "Cargo.lock"
+)
 
 
 def uv_bin() -> str:

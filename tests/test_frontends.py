@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import sys
 import tarfile
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -25,6 +26,8 @@ BINARIES = {
     "scikit-build-cmake": 1,
     "meson-ext": 1,
     "pure-python": 0,
+    "maturin-bin": 1,
+    "uv-build-pure": 0,
 }
 SAMPLES = tuple(BINARIES)
 TRACEBACK = "Traceback (most recent call last)"
@@ -75,17 +78,54 @@ def test_installed_wheels_import_and_run(builds: Builds, frontend: str, tmp_path
     else:
         run(uv_bin(), "pip", "install", "-q", "--python", python, "--no-index", "--no-deps", *wheels)
     script = """
-import cext_demo, hatch_binary, meson_demo, pure_demo, skbuild_demo
+import cext_demo, hatch_binary, meson_demo, pure_demo, skbuild_demo, uv_build_demo
 assert cext_demo.add(2, 3) == 5
 assert hatch_binary.greet() == "hello from libgreet" and hatch_binary.triple(4) == 12
 assert skbuild_demo.square(7) == 49
 assert meson_demo.negate(5) == -5
 assert pure_demo.message() == "hello from a data file" and pure_demo.shout("hi") == "HI!"
+assert uv_build_demo.greet("uv") == "hello uv" and uv_build_demo.__cached__
 print("all imported")
 """
     assert run(python, "-c", script, cwd=tmp_path).stdout.strip() == "all imported"
     hello = run(tmp_path / "venv" / "bin" / "hatch-binary-hello").stdout
     assert hello.strip() == "hello from a native executable: 42"
+    assert run(tmp_path / "venv" / "bin" / "maturin-bin-demo", "5").stdout == "maturin-bin-demo 15\n"
+
+
+def test_uv_build_ships_compiled_bytecode(builds: Builds) -> None:
+    """The wrapper around uv_build adds a checked-hash pyc for the module (bytecode = compile)."""
+    with zipfile.ZipFile(builds.build("uv-build-pure", "uv").ok()) as archive:
+        names = archive.namelist()
+    tag = sys.implementation.cache_tag
+    assert f"uv_build_demo/__pycache__/__init__.{tag}.pyc" in names
+
+
+@pytest.mark.parametrize(
+    ("sample", "frontend"),
+    [("setuptools-cext", "pip"), ("setuptools-cext", "build"), ("maturin-bin", "uv"), ("hatch-binary", "uv")],
+)
+def test_split_debug_lands_in_the_project(builds: Builds, sample: str, frontend: str) -> None:
+    """A relative split-debug directory is the project's: pip wheel, build --wheel and uv build
+    --wheel build in the project (the wrapper through -C, the hook through its table), and
+    each debug file's build-id is the stripped binary's."""
+    if sample == "hatch-binary":
+        built = builds.build(sample, frontend, edit=('strip = "all"', 'strip = "all"\nsplit-debug = "debug"'))
+    else:
+        built = builds.build(sample, frontend, "stripwheel.split-debug=debug")
+    wheel = built.ok()
+    project = wheel.parent.parent / sample
+    debug_files = sorted((project / "debug" / ".build-id").glob("*/*.debug"))
+    binaries = elf_members(wheel)
+    assert len(debug_files) == len(binaries) == BINARIES[sample], (debug_files, built.output[-3000:])
+    for data in binaries.values():
+        with tempfile.NamedTemporaryFile() as f:
+            f.write(data)
+            f.flush()
+            notes = run("readelf", "-n", f.name).stdout
+        build_id = next(line.split()[-1] for line in notes.splitlines() if "Build ID:" in line)
+        assert project / "debug" / ".build-id" / build_id[:2] / f"{build_id[2:]}.debug" in debug_files
+    assert f"went to {project / 'debug'}" in built.output
 
 
 @pytest.mark.parametrize(("frontend", "level"), [("pip", "none"), ("uv", "none"), ("build", "debug")])
