@@ -310,3 +310,41 @@ def test_bad_debug_directories(demo_wheel: Path, tmp_path: Path, capsys: pytest.
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"stripwheel: error: {files[0]}: a different debug file")
     assert retry.read_bytes() == before
+
+
+def test_level_debug_keeps_the_symbol_table_and_moves_the_dwarf(originals: Path, tmp_path: Path) -> None:
+    """At level debug the binary keeps .symtab; the debug file holds the DWARF, which
+    eu-unstrip puts back; gdb resolves the line through it."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    shutil.copy(originals / "libhelper.so", tree)
+    debug = tmp_path / "debug"
+    assert main(["strip", "--strip", "debug", "--split-debug", str(debug), str(tree)]) == 0
+    sections = run(need("readelf"), "-S", "-W", tree / "libhelper.so").stdout
+    assert ".symtab" in sections and ".debug_info" not in sections
+    (debug_file,) = debug.rglob("*.debug")
+    joined = tmp_path / "joined"
+    run(need("eu-unstrip"), "-o", joined, tree / "libhelper.so", debug_file)
+    assert section(joined, ".debug_info", tmp_path) == section(originals / "libhelper.so", ".debug_info", tmp_path)
+    assert SAMPLES[1].line in gdb(SAMPLES[1], tree / "libhelper.so", f"set debug-file-directory {debug}")
+
+
+def test_split_dwarf_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A binary built with -gsplit-dwarf keeps only skeleton units: its debug file cannot hold
+    the .dwo contents, and the report says so."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    run(
+        need("gcc"),
+        "-g",
+        "-gsplit-dwarf",
+        "-O0",
+        "-fPIC",
+        "-shared",
+        DATA / "helper.c",
+        "-o",
+        tree / "libsplit.so",
+        cwd=tmp_path,
+    )
+    assert main(["strip", "--split-debug", str(tmp_path / "debug"), str(tree)]) == 0
+    assert "libsplit.so: uses split DWARF; its .dwo/.dwp files are not in .build-id/" in capsys.readouterr().err

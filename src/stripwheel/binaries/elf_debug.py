@@ -59,7 +59,12 @@ def debug_file(data: Buffer, level: Level) -> Optional[DebugFile]:
     removed = _choose_removed(elf, level)
     if not removed:
         return None
-    keep = removed | {elf.real_shstrndx}
+    # The static symbol table goes along at either level, as with objcopy: at level debug the
+    # binary keeps a pruned copy, and eu-unstrip matches the two.
+    symbols = {s.num for s in elf.sections if s.type == SHT_SYMTAB} | {
+        s.link for s in elf.sections if s.type == SHT_SYMTAB and 0 < s.link < len(elf.sections)
+    }
+    keep = removed | symbols | {elf.real_shstrndx}
     pieces, size = _keep_debug_layout(elf, keep, {})
     return DebugFile(tuple(pieces), size, build_id(elf), _split_dwarf(elf))
 
