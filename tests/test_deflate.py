@@ -103,3 +103,116 @@ def test_parallel_deflate_is_one_stream() -> None:
     with ThreadPoolExecutor(2) as pool:
         stream = b"".join(_deflate.deflate_stream(chunked(data, 1 << 20), pool))
     assert zlib.decompress(stream, -15) == data
+
+
+def _spliced(data: bytes, start: _deflate.Boundary, end: _deflate.Boundary, stream: bytes) -> tuple[bytes, ...]:
+    """The parts of a splice of ``stream`` (which inflates to ``data``): a new head and tail
+    around the middle, as the engine builds them; returns (new contents, before, after)."""
+    # The new tail repeats bytes from just before it, so it refers back across the junction.
+    new = b"N" * 1024 + data[1024 : end.offset] + data[end.offset - 20_000 : end.offset] + b"new tail" * 5000
+    head = b"".join(_deflate.deflate_stream([new[: start.offset]], None, final=False))
+    window = new[end.offset - _deflate.WINDOW : end.offset]
+    tail = b"".join(_deflate.deflate_stream([new[end.offset :]], None, window))
+    before, after = _deflate.spliced_parts(
+        _deflate.Splice(start, end), head, stream[start.bit // 8], stream[end.bit // 8], tail
+    )
+    return new, before, after
+
+
+def _check(
+    splice: _deflate.Splice, new: bytes, before: bytes, after: bytes, stream: bytes, same: tuple[int, int]
+) -> bool | None:
+    start, end = splice.start, splice.end
+    return _deflate.check_splice(
+        splice,
+        same,
+        before,
+        after,
+        stream[start.bit // 8],
+        stream[end.bit // 8],
+        chunked(new[: start.offset], 7000),
+        new[end.offset - _deflate.WINDOW : end.offset],
+        chunked(new[end.offset :], 9000),
+    )
+
+
+def _indexed(size: int, seed: int) -> tuple[bytes, bytes, list[_deflate.Boundary]]:
+    data = sample(size, seed)
+    stream = raw_deflate(data, 6)
+    boundaries: list[_deflate.Boundary] = []
+    b"".join(_deflate.inflate_indexed([stream], boundaries))
+    return data, stream, boundaries
+
+
+def test_check_splice_accepts_good_splices_at_every_phase() -> None:
+    """What the partial check accepts is what a full inflate gives, for every pair of phases."""
+    data, stream, boundaries = _indexed(4 << 20, 11)
+    starts: dict[int, _deflate.Boundary] = {}
+    for b in boundaries:
+        if 1024 + _deflate.WINDOW <= b.offset < len(data) // 2:
+            starts.setdefault(b.bit % 8, b)
+    ends = {b.bit % 8: b for b in boundaries if b.offset > len(data) // 2}
+    assert len(starts) >= 3 and len(ends) >= 3
+    for start in starts.values():
+        for end in ends.values():
+            splice = _deflate.Splice(start, end)
+            new, before, after = _spliced(data, start, end, stream)
+            spliced = before + stream[start.bit // 8 + 1 : end.bit // 8] + after
+            assert zlib.decompress(spliced, -15) == new
+            assert _check(splice, new, before, after, stream, (1024, end.offset + 1)) is True, (start, end)
+
+
+def test_check_splice_rejects_wrong_splices() -> None:
+    data, stream, boundaries = _indexed(4 << 20, 12)
+    start = next(b for b in boundaries if b.offset >= 1024 + _deflate.WINDOW and b.bit % 8)
+    end = next(b for b in reversed(boundaries) if b.offset < len(data) - 100_000 and b.bit % 8)
+    splice = _deflate.Splice(start, end)
+    new, before, after = _spliced(data, start, end, stream)
+    same = (1024, end.offset)
+    assert _check(splice, new, before, after, stream, same) is True
+
+    def flipped(data: bytes, at: int) -> bytes:
+        return data[:at] + bytes([data[at] ^ 0x10]) + data[at + 1 :]
+
+    # a corrupted head or tail, anywhere, including the junction bytes
+    for at in (0, len(before) // 2, len(before) - 2, len(before) - 1):
+        assert _check(splice, new, flipped(before, at), after, stream, same) is False, at
+    for at in (0, 1, len(after) // 2, len(after) - 1):
+        assert _check(splice, new, before, flipped(after, at), stream, same) is False, at
+    # bytes after the end of the stream
+    assert _check(splice, new, before, after + b"\0", stream, same) is False
+    # the head does not end where the reused bits begin
+    other = next(b for b in boundaries if b.offset > start.offset and b.bit % 8 == start.bit % 8)
+    _, wrong_before, _ = _spliced(data, other, end, stream)
+    assert _check(splice, new, wrong_before, after, stream, same) is False
+    # intended bytes that differ from what the splice gives
+    changed = new[:100] + b"X" + new[101:]
+    assert _check(splice, changed, before, after, stream, same) is False
+    tail_changed = new[:-5] + b"XXXXX"
+    assert _check(splice, tail_changed, before, after, stream, same) is False
+    # the identical range does not cover the window or the middle: no proof, inflate it all
+    assert _check(splice, new, before, after, stream, (start.offset - 100, end.offset)) is None
+    assert _check(splice, new, before, after, stream, (1024, end.offset - 1)) is None
+
+
+def test_check_splice_tail_needs_the_right_window() -> None:
+    """The tail refers back into the 32 KiB before it: decoded with another history, it
+    cannot match."""
+    data, stream, boundaries = _indexed(4 << 20, 13)
+    start = next(b for b in boundaries if b.offset >= 1024 + _deflate.WINDOW)
+    end = next(b for b in reversed(boundaries) if b.offset < len(data) - 100_000)
+    splice = _deflate.Splice(start, end)
+    new, before, after = _spliced(data, start, end, stream)
+    wrong_window = bytes(_deflate.WINDOW)
+    verdict = _deflate.check_splice(
+        splice,
+        (1024, end.offset),
+        before,
+        after,
+        stream[start.bit // 8],
+        stream[end.bit // 8],
+        [new[: start.offset]],
+        wrong_window,
+        [new[end.offset :]],
+    )
+    assert verdict is False

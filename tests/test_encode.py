@@ -78,3 +78,27 @@ def test_large_library_reuses_its_compressed_image(big_wheel: Path, tmp_path: Pa
     lib = ctypes.CDLL(str(site / "big" / "libtable.so"))
     lib.table_sum.restype = ctypes.c_ulong
     assert lib.table_sum() == expected_sum(table_bytes())
+
+
+def test_partial_splice_check_and_full_inflate_agree(
+    big_wheel: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without what the partial check needs, the spliced stream is inflated in full instead:
+    the same splice is accepted and the wheel comes out byte-identical."""
+    from stripwheel import _encode
+
+    checks: list[bool] = []
+    full_check = _encode.Spliced.check
+
+    def counted(self: _encode.Spliced, expected_crc: int, expected_size: int) -> bool:
+        checks.append(full_check(self, expected_crc, expected_size))
+        return checks[-1]
+
+    monkeypatch.setattr(_encode.Spliced, "check", counted)
+    assert main(["strip", "-w", str(tmp_path / "partial"), str(big_wheel)]) == 0
+    assert checks == []
+    monkeypatch.setattr(_deflate, "_CAN_CHECK", False)
+    assert main(["strip", "-w", str(tmp_path / "full"), str(big_wheel)]) == 0
+    assert checks == [True]
+    partial, full = (tmp_path / d / big_wheel.name for d in ("partial", "full"))
+    assert partial.read_bytes() == full.read_bytes()

@@ -10,8 +10,9 @@ reuse is simply skipped), and the output stream is spliced from:
 
 Deflate blocks may refer back 32 KiB, so the reused run starts at least 32 KiB into a range
 that is identical in input and output, and the tail is compressed with that window as its
-dictionary. The spliced stream is then inflated in full and checked against the intended
-bytes before it is used.
+dictionary. Before it is used, the spliced stream is shown to decode to the intended bytes
+(``check_splice``): the new head and tail are inflated and compared, and the reused middle
+needs no inflating because it decodes as it did in the input (see there for why).
 """
 
 from __future__ import annotations
@@ -101,7 +102,9 @@ class _ZStream(ctypes.Structure):
     ]
 
 
-_Z_OK, _Z_STREAM_END, _Z_BUF_ERROR, _Z_BLOCK = 0, 1, -5, 5
+_Z_OK, _Z_STREAM_END, _Z_BUF_ERROR, _Z_NO_FLUSH, _Z_BLOCK = 0, 1, -5, 0, 5
+#: Output buffer of the splice checks.
+CHECK_OUT = 1 << 20
 
 
 def _load_zlib() -> Optional[ctypes.CDLL]:
@@ -126,7 +129,21 @@ def _load_zlib() -> Optional[ctypes.CDLL]:
     return lib
 
 
+def _load_check(lib: Optional[ctypes.CDLL]) -> bool:
+    """Declare what the splice check needs (zlib >= 1.2.2.4); without it the check inflates
+    the whole spliced stream instead."""
+    if lib is None:
+        return False
+    try:
+        lib.inflatePrime.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
+        lib.inflateSetDictionary.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_uint]
+    except AttributeError:
+        return False
+    return True
+
+
 _ZLIB = _load_zlib()
+_CAN_CHECK = _load_check(_ZLIB)
 
 
 @dataclass(frozen=True)
@@ -265,3 +282,162 @@ def spliced_parts(splice: Splice, head: bytes, first: int, last: int, tail: byte
     while bits.count % 8:
         bits.empty_fixed_block()
     return before, bits.take() + tail
+
+
+# --- checking a splice without inflating the reused middle
+
+
+class _Expected:
+    """The bytes an inflate must produce, consumed as it produces them."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks = iter(chunks)
+        self._buf = b""
+        self._pos = 0
+
+    def take(self, data: bytes) -> bool:
+        """True if ``data`` is what comes next."""
+        view = memoryview(data)
+        while view:
+            if self._pos == len(self._buf):
+                self._buf = next((c for c in self._chunks if c), b"")
+                self._pos = 0
+                if not self._buf:
+                    return False  # more output than expected
+            n = min(len(view), len(self._buf) - self._pos)
+            if view[:n] != self._buf[self._pos : self._pos + n]:
+                return False
+            self._pos += n
+            view = view[n:]
+        return True
+
+    def done(self) -> bool:
+        return self._pos == len(self._buf) and next((c for c in self._chunks if c), None) is None
+
+
+def _inflate_head(lib: ctypes.CDLL, data: bytes, stop_bit: int, expected: _Expected) -> bool:
+    """True if raw-inflating ``data`` from its start gives exactly the ``expected`` bytes and
+    then stops at a block boundary ``stop_bit`` bits in, with no final block before it."""
+    stream = _ZStream()
+    if lib.inflateInit2_(ctypes.byref(stream), -15, lib.zlibVersion(), ctypes.sizeof(stream)) != _Z_OK:
+        return False
+    out = ctypes.create_string_buffer(CHECK_OUT)
+    keep = data  # next_in points into this object: keep it alive
+    stream.next_in = ctypes.cast(ctypes.c_char_p(keep), ctypes.c_void_p)
+    stream.avail_in = len(keep)
+    try:
+        while True:
+            stream.next_out = ctypes.addressof(out)
+            stream.avail_out = CHECK_OUT
+            ret = lib.inflate(ctypes.byref(stream), _Z_BLOCK)
+            produced = CHECK_OUT - stream.avail_out
+            if produced and not expected.take(ctypes.string_at(out, produced)):
+                return False
+            if ret not in (_Z_OK, _Z_BUF_ERROR):
+                return False  # an error, or the stream ended inside the head
+            flags = stream.data_type
+            if flags & 128:
+                if flags & 64:
+                    return False  # the block just decoded was marked final
+                bit = stream.total_in * 8 - (flags & 7)
+                if bit == stop_bit:
+                    return expected.done()
+                if bit > stop_bit:
+                    return False
+            if ret == _Z_BUF_ERROR or (stream.avail_in == 0 and produced < CHECK_OUT):
+                return False  # out of input before reaching the boundary
+    finally:
+        lib.inflateEnd(ctypes.byref(stream))
+
+
+def _inflate_tail(lib: ctypes.CDLL, data: bytes, skip: int, window: bytes, expected: _Expected) -> bool:
+    """True if raw-inflating ``data`` from bit ``skip`` of its first byte, with ``window`` as
+    the preceding output, gives exactly the ``expected`` bytes and ends the deflate stream
+    in the last byte of ``data``."""
+    stream = _ZStream()
+    if lib.inflateInit2_(ctypes.byref(stream), -15, lib.zlibVersion(), ctypes.sizeof(stream)) != _Z_OK:
+        return False
+    out = ctypes.create_string_buffer(CHECK_OUT)
+    try:
+        if lib.inflateSetDictionary(ctypes.byref(stream), window, len(window)) != _Z_OK:
+            return False
+        if skip:
+            if not data or lib.inflatePrime(ctypes.byref(stream), 8 - skip, data[0] >> skip) != _Z_OK:
+                return False
+            data = data[1:]
+        keep = data
+        stream.next_in = ctypes.cast(ctypes.c_char_p(keep), ctypes.c_void_p)
+        stream.avail_in = len(keep)
+        while True:
+            stream.next_out = ctypes.addressof(out)
+            stream.avail_out = CHECK_OUT
+            ret = lib.inflate(ctypes.byref(stream), _Z_NO_FLUSH)
+            produced = CHECK_OUT - stream.avail_out
+            if produced and not expected.take(ctypes.string_at(out, produced)):
+                return False
+            if ret == _Z_STREAM_END:
+                return stream.avail_in == 0 and expected.done()
+            if ret != _Z_OK or (stream.avail_in == 0 and produced < CHECK_OUT):
+                return False  # an error, or the input ran out before the stream ended
+    finally:
+        lib.inflateEnd(ctypes.byref(stream))
+
+
+def check_splice(
+    splice: Splice,
+    same: tuple[int, int],
+    before: bytes,
+    after: bytes,
+    first: int,
+    last: int,
+    head: Iterable[bytes],
+    window: bytes,
+    tail: Iterable[bytes],
+) -> Optional[bool]:
+    """Whether ``before + input[first.byte + 1 : last.byte] + after`` inflates to exactly
+    ``head + input contents[start.offset:end.offset] + tail``, without inflating the middle.
+
+    ``same`` is the output range that holds the input's bytes at their own offsets, ``first``
+    and ``last`` the input's bytes holding ``start.bit`` and ``end.bit``, ``window`` the 32 KiB
+    of contents before ``end.offset``. Returns None when the system zlib cannot do the check
+    (the caller then inflates the whole stream), False when the splice is wrong.
+
+    Why checking the ends is enough: a deflate decoder between two blocks holds nothing but
+    its bit position and the output so far, of which only the last 32 KiB can be referred to
+    (RFC 1951: distances are at most 32768; each block carries its own Huffman codes). So
+
+    1. ``before`` is inflated: it must give exactly ``head`` (the output up to
+       ``start.offset``) and reach a block boundary, with no final block, at the very bit
+       where the input's bits from ``start.bit`` were placed;
+    2. from there the decoder reads the input's own bits ``[start.bit, end.bit)``, checked
+       here to be in place (the partial bytes at both ends; the whole bytes between them are
+       the input's, read from the same member), with the same 32 KiB behind it as when the
+       input was inflated, because ``[same[0], end.offset)`` is input bytes at their own
+       offsets and ``start.offset >= same[0] + WINDOW``. It therefore does what the input's
+       decoder did, which the indexer saw: produce the contents ``[start.offset,
+       end.offset)`` (already checked against the input's CRC and RECORD hash) and stop at a
+       non-final block boundary at ``end.bit``;
+    3. ``after`` is inflated from that bit with ``window`` (the output before ``end.offset``,
+       again input bytes in place) as its history: it must give exactly ``tail`` and end the
+       stream in its last byte.
+    """
+    lib = _ZLIB
+    if lib is None or not _CAN_CHECK:
+        return None
+    low, high = same
+    start, end = splice.start, splice.end
+    if not (low + WINDOW <= start.offset and end.offset - start.offset >= WINDOW and end.offset <= high):
+        return None
+    if len(window) != WINDOW or start.bit % 2 or not before or not after:
+        return None
+    first_phase, last_phase = start.bit % 8, end.bit % 8
+    # The partial bytes at the junctions carry the input's own bits there.
+    if before[-1] >> first_phase != first >> first_phase:
+        return False
+    mask = (1 << last_phase) - 1
+    if after[0] & mask != last & mask:
+        return False
+    junction = len(before) * 8 - (8 - first_phase)
+    if not _inflate_head(lib, before, junction, _Expected(head)):
+        return False
+    return _inflate_tail(lib, after, last_phase, window, _Expected(tail))
