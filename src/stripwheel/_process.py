@@ -27,6 +27,10 @@ from ._zip import CountingSink
 WORKERS = max(1, min(4, os.cpu_count() or 1))
 #: Members smaller than this are processed inline: a thread hand-off would cost more.
 INLINE_BELOW = 1 << 20
+#: The same for binaries to strip: deflating their new parts costs ~10x reading them.
+STRIP_INLINE_BELOW = 64 << 10
+#: Up to ``WORKERS`` members at least this large start before everything else.
+EARLY_FROM = 16 << 20
 
 Progress = Callable[[int, int], None]
 
@@ -184,7 +188,20 @@ def _unchanged(member: Member, fmt: str, arch: str, reason: str, clean: bool = F
 
 def _ordered(pool: ThreadPoolExecutor, run: _Run, steps: list[Step]) -> Iterator[Outcome]:
     """Outcomes in ``steps`` order. Large members run ahead on the pool, a few at a time
-    (bounded memory); small ones are cheaper to do inline than to hand to a thread."""
+    (bounded memory); small ones are cheaper to do inline than to hand to a thread.
+
+    The few largest members start first, wherever they are in the order: one of them alone
+    can take longer than all the rest (torch's 434 MB ``libtorch_cpu.so`` is 62 % of the
+    wheel), so started when the writer reaches it, it would be alone on the pool at the end.
+    Each waits for its turn as a small ``Encoded`` (a spliced one holds a head and a tail, a
+    spool at most ``IN_MEMORY`` bytes), so memory stays bounded.
+    """
+
+    def size(step: Step) -> int:
+        return run.members[step.name].info.file_size
+
+    largest = sorted((s for s in steps if size(s) >= EARLY_FROM), key=size, reverse=True)[:WORKERS]
+    early = {step.name: pool.submit(run.carry_out, step) for step in largest}
     pending: deque[Future[Outcome] | Step] = deque()
     queue = iter(steps)
     running = 0
@@ -196,7 +213,10 @@ def _ordered(pool: ThreadPoolExecutor, run: _Run, steps: list[Step]) -> Iterator
             step = next(queue, None)
             if step is None:
                 exhausted = True
-            elif run.members[step.name].info.file_size >= INLINE_BELOW:
+            elif step.name in early:
+                pending.append(early.pop(step.name))
+                running += 1
+            elif size(step) >= (STRIP_INLINE_BELOW if step.action == "strip" else INLINE_BELOW):
                 pending.append(pool.submit(run.carry_out, step))
                 running += 1
             else:
@@ -219,7 +239,7 @@ def _ordered(pool: ThreadPoolExecutor, run: _Run, steps: list[Step]) -> Iterator
                 outcome.close()
     finally:
         # On an error, wait for what is already running and free what it spooled.
-        for item in pending:
+        for item in [*pending, *early.values()]:
             if isinstance(item, Future) and not item.cancel() and item.exception() is None:
                 item.result().close()
 
