@@ -38,13 +38,12 @@ def test_zlib_is_available_for_indexing() -> None:
 
 @pytest.mark.parametrize("level", [0, 1, 6, 9])
 def test_inflate_indexed_matches_zlib(level: int) -> None:
-    """Same output as zlib, and boundaries that are increasing, even-phased and in range."""
+    """Same output as zlib, and boundaries that are increasing and in range."""
     data = sample(3 << 20, level)
     stream = raw_deflate(data, level)
     boundaries: list[_deflate.Boundary] = []
     assert b"".join(_deflate.inflate_indexed(chunked(stream, 100_000), boundaries)) == data
     assert len(boundaries) > 3
-    assert all(b.bit % 2 == 0 for b in boundaries)
     assert [b.offset for b in boundaries] == sorted({b.offset for b in boundaries})
     assert all(0 <= b.offset <= len(data) and 0 <= b.bit < 8 * len(stream) for b in boundaries)
 
@@ -71,7 +70,7 @@ def test_splice_every_phase() -> None:
     for b in boundaries:
         if b.offset >= _deflate.WINDOW:
             by_phase.setdefault(b.bit % 8, b)
-    assert sorted(by_phase) == [0, 2, 4, 6] or len(by_phase) >= 3
+    assert len(by_phase) >= 6
     ends = [b for b in boundaries if b.offset > len(data) // 2]
     for start in by_phase.values():
         for end in {e.bit % 8: e for e in ends}.values():
@@ -85,6 +84,25 @@ def test_splice_every_phase() -> None:
             before, after = _deflate.spliced_parts(splice, head, stream[start.bit // 8], stream[end.bit // 8], tail)
             spliced = before + stream[start.bit // 8 + 1 : end.bit // 8] + after
             assert zlib.decompress(spliced, -15) == new, (start, end)
+
+
+def test_empty_blocks_reach_every_phase() -> None:
+    """The filler blocks decode to nothing, with zlib, and bring any bit count to any phase."""
+    dynamic = _deflate._Bits()
+    dynamic.empty_dynamic_block()
+    assert dynamic.count == 95
+    for first in range(8):
+        for phase in range(8):
+            bits = _deflate._Bits()
+            bits.align(first)
+            assert bits.count % 8 == first
+            bits.align(phase)
+            assert bits.count % 8 == phase
+            bits.put(1, 1)  # a final empty fixed block, then padding to a byte
+            bits.put(1, 2)
+            bits.put(0, 7)
+            bits.put(0, -bits.count % 8)
+            assert zlib.decompress(bits.take(), -15) == b"", (first, phase)
 
 
 def test_plan_splice_keeps_the_window_inside_the_identical_range() -> None:

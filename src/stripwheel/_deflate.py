@@ -160,8 +160,7 @@ def can_index() -> bool:
 
 def inflate_indexed(raw: Iterable[bytes], boundaries: list[Boundary], out_size: int = 1 << 20) -> Iterator[bytes]:
     """Inflate a raw deflate stream like ``zlib.decompressobj(-15)``, appending every block
-    boundary with an even bit phase to ``boundaries`` (odd phases cannot be matched with
-    10-bit empty blocks, and there are plenty of even ones)."""
+    boundary (but the end of the last block) to ``boundaries``."""
     lib = _ZLIB
     assert lib is not None
     raw = iter(raw)
@@ -186,7 +185,7 @@ def inflate_indexed(raw: Iterable[bytes], boundaries: list[Boundary], out_size: 
             flags = stream.data_type
             if flags & 128 and not flags & 64:
                 bit = stream.total_in * 8 - (flags & 7)
-                if bit % 2 == 0 and (not boundaries or boundaries[-1].bit != bit):
+                if not boundaries or boundaries[-1].bit != bit:
                     boundaries.append(Boundary(stream.total_out, bit))
             if ret == _Z_BUF_ERROR or (stream.avail_in == 0 and produced < out_size and not flags & 128):
                 return
@@ -217,6 +216,10 @@ class _End(Exception):
 # --- splicing
 
 
+#: The order of the code length code lengths in a dynamic block header (RFC 1951, 3.2.7).
+_CL_ORDER = (16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15)
+
+
 class _Bits:
     """Least-significant-bit-first writer, as deflate packs its bits."""
 
@@ -233,6 +236,33 @@ class _Bits:
         self.put(0, 1)
         self.put(1, 2)
         self.put(0, 7)
+
+    def empty_dynamic_block(self) -> None:
+        """95 bits, odd, where the fixed block's 10 reach only even phases: a dynamic-Huffman
+        block with complete codes (so every inflater takes it) and only end-of-block in it."""
+        self.put(0, 1)  # BFINAL=0
+        self.put(2, 2)  # BTYPE=10, dynamic Huffman
+        self.put(0, 5)  # HLIT: 257 literal/length codes
+        self.put(1, 5)  # HDIST: 2 distance codes
+        self.put(15, 4)  # HCLEN: all 19 code length codes
+        for symbol in _CL_ORDER:  # code length codes 1 and 18 get 1 bit each: 1 is 0, 18 is 1
+            self.put(1 if symbol in (1, 18) else 0, 3)
+        self.put(0, 1)  # literal 0: length 1
+        self.put(1, 1)  # literals 1-138: 138 zero lengths (code 18, 11 + 127)
+        self.put(127, 7)
+        self.put(1, 1)  # literals 139-255: 117 zero lengths (code 18, 11 + 106)
+        self.put(106, 7)
+        self.put(0, 1)  # end-of-block (256): length 1; literal 0 is code 0, 256 is code 1
+        self.put(0, 1)  # distance codes 0 and 1: length 1 each
+        self.put(0, 1)
+        self.put(1, 1)  # end-of-block
+
+    def align(self, phase: int) -> None:
+        """Empty blocks until the bit count is ``phase`` modulo 8."""
+        if (self.count - phase) % 2:
+            self.empty_dynamic_block()
+        while (self.count - phase) % 8:  # each fixed block advances the phase by 2
+            self.empty_fixed_block()
 
     def take(self) -> bytes:
         assert self.count % 8 == 0
@@ -273,14 +303,12 @@ def spliced_parts(splice: Splice, head: bytes, first: int, last: int, tail: byte
     """
     phase = splice.start.bit % 8
     bits = _Bits()
-    for _ in range(phase // 2):  # each empty block is 10 bits: advances the phase by 2
-        bits.empty_fixed_block()
+    bits.align(phase)
     bits.put(first >> phase, 8 - phase)
     before = head + bits.take()
     phase = splice.end.bit % 8
     bits.put(last & ((1 << phase) - 1), phase)
-    while bits.count % 8:
-        bits.empty_fixed_block()
+    bits.align(0)
     return before, bits.take() + tail
 
 
@@ -428,7 +456,7 @@ def check_splice(
     start, end = splice.start, splice.end
     if not (low + WINDOW <= start.offset and end.offset - start.offset >= WINDOW and end.offset <= high):
         return None
-    if len(window) != WINDOW or start.bit % 2 or not before or not after:
+    if len(window) != WINDOW or not before or not after:
         return None
     first_phase, last_phase = start.bit % 8, end.bit % 8
     # The partial bytes at the junctions carry the input's own bits there.
