@@ -12,7 +12,9 @@ import os
 import struct
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
@@ -242,3 +244,78 @@ def test_no_member_is_stored_larger_than_it_came(
     reasons = [b["reason"] for b in json.loads(out)["wheels"][0]["binaries"]]
     assert reasons and all(r.startswith("kept the original: stripped, it would be stored larger") for r in reasons)
     assert "binaries: 0 of" in err
+
+
+class _FakeRun:
+    """Stands in for ``_Run`` in ``_ordered``: members of given sizes; carrying out a step
+    records it and fails for the names in ``failing``; ``hold`` is not done until ``until``
+    has been carried out (on the writer's thread, ahead of its turn)."""
+
+    def __init__(self, sizes: dict[str, int], failing: set[str], hold: str = "", until: str = "") -> None:
+        from types import SimpleNamespace
+
+        self.members = {
+            name: SimpleNamespace(info=SimpleNamespace(file_size=size, compress_size=size // 4))
+            for name, size in sizes.items()
+        }
+        self.failing = failing
+        self.hold, self.until = hold, until
+        self.released = threading.Event()
+        self.started: list[str] = []
+        self.closed: list[str] = []
+
+    def carry_out(self, step: Any) -> Any:
+        from stripwheel._process import Outcome
+
+        self.started.append(step.name)
+        if step.name == self.hold:
+            assert self.released.wait(60), f"{self.until} was not carried out ahead"
+        if step.name == self.until:
+            self.released.set()
+        if step.name in self.failing:
+            raise ValueError(step.name)
+        outcome = Outcome(step, cast(Any, self.members[step.name]))
+        outcome.close = lambda: self.closed.append(step.name)  # type: ignore[method-assign]
+        return outcome
+
+
+def _collect(run: _FakeRun, steps: list[Any], into: list[str]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from stripwheel._process import _ordered
+
+    with ThreadPoolExecutor(2) as pool:
+        for outcome in _ordered(pool, cast(Any, run), steps):
+            into.append(outcome.step.name)
+
+
+def test_ordered_keeps_the_order_and_starts_the_largest_first() -> None:
+    from stripwheel._plan import Step
+
+    sizes = {f"small{i}": 100 for i in range(50)} | {"big": 64 << 20, "mid": 2 << 20, "strip": 100 << 10}
+    order = [*(f"small{i}" for i in range(30)), "mid", "strip", "big", *(f"small{i}" for i in range(30, 50))]
+    steps = [Step(name, "strip" if name == "strip" else "copy") for name in order]
+    run = _FakeRun(sizes, set())
+    names: list[str] = []
+    _collect(run, steps, names)
+    assert names == order
+    assert run.started[0] == "big"
+    assert sorted(run.closed) == sorted(order)
+
+
+def test_ordered_raises_an_error_in_its_members_turn() -> None:
+    """While the writer waits for a member on the pool it carries out the small steps behind
+    it; one of them that failed raises only in its turn, after every earlier outcome, and
+    what was done ahead is closed."""
+    from stripwheel._plan import Step
+
+    sizes = {f"small{i}": 100 for i in range(50)} | {"big": 64 << 20}
+    order = ["big", *(f"small{i}" for i in range(50))]
+    steps = [Step(name, "copy") for name in order]
+    run = _FakeRun(sizes, {"small40"}, hold="big", until="small49")
+    seen: list[str] = []
+    with pytest.raises(ValueError, match="small40"):
+        _collect(run, steps, seen)
+    assert seen == order[: order.index("small40")]
+    assert "small49" in run.started
+    assert set(run.closed) == set(run.started) - {"small40"}

@@ -16,7 +16,7 @@ from typing import Callable, Optional
 from . import _bytecode, _deflate, _transform, binaries
 from ._config import Config
 from ._destination import AtomicFile, WheelDestination
-from ._encode import Blob, Encoded, Spool, encode
+from ._encode import IN_MEMORY, Blob, Encoded, Spool, encode
 from ._errors import WheelError
 from ._plan import MIN_BINARY, Entry, Plan, Step, Wheel, plan
 from ._report import BinaryReport, WheelReport
@@ -29,6 +29,8 @@ WORKERS = max(1, min(4, os.cpu_count() or 1))
 INLINE_BELOW = 1 << 20
 #: The same for binaries to strip: deflating their new parts costs ~10x reading them.
 STRIP_INLINE_BELOW = 64 << 10
+#: Stored bytes of stripped members whose outcomes may be done and waiting for their turn.
+AHEAD = 128 << 20
 #: Up to ``WORKERS`` members at least this large start before everything else.
 EARLY_FROM = 16 << 20
 
@@ -186,41 +188,72 @@ def _unchanged(member: Member, fmt: str, arch: str, reason: str, clean: bool = F
     return BinaryReport(member.name, fmt, arch, "unchanged", reason, size, size, stored, stored, clean=clean)
 
 
+class _Slot:
+    """A step done on the writer's thread: in its turn, or ahead of it while the writer
+    waits for the pool; an error is kept for its turn, so errors come in member order."""
+
+    def __init__(self, step: Step) -> None:
+        self.step = step
+        self.outcome: Optional[Outcome] = None
+        self.error: Optional[Exception] = None
+
+    def carry_out(self, run: _Run) -> None:
+        try:
+            self.outcome = run.carry_out(self.step)
+        except Exception as exc:  # noqa: BLE001 - raised again in the member's turn
+            self.error = exc
+
+    def result(self) -> Outcome:
+        if self.error is not None:
+            raise self.error
+        assert self.outcome is not None
+        return self.outcome
+
+
 def _ordered(pool: ThreadPoolExecutor, run: _Run, steps: list[Step]) -> Iterator[Outcome]:
     """Outcomes in ``steps`` order. Large members run ahead on the pool, a few at a time
-    (bounded memory); small ones are cheaper to do inline than to hand to a thread.
+    (bounded memory: what their outcomes may hold stays under ``AHEAD``); small ones are
+    cheaper to do inline than to hand to a thread.
 
     The few largest members start first, wherever they are in the order: one of them alone
     can take longer than all the rest (torch's 434 MB ``libtorch_cpu.so`` is 62 % of the
     wheel), so started when the writer reaches it, it would be alone on the pool at the end.
     Each waits for its turn as a small ``Encoded`` (a spliced one holds a head and a tail, a
-    spool at most ``IN_MEMORY`` bytes), so memory stays bounded.
+    spool at most ``IN_MEMORY`` bytes), so memory stays bounded. While the writer waits for
+    a member on the pool, it carries out the small steps queued behind it (most are copies,
+    whose outcome holds no bytes).
     """
 
     def size(step: Step) -> int:
         return run.members[step.name].info.file_size
 
+    def weight(step: Step) -> int:
+        """What the step's finished outcome may hold in memory while it waits for its turn."""
+        return min(run.members[step.name].info.compress_size, IN_MEMORY) if step.action == "strip" else 0
+
     largest = sorted((s for s in steps if size(s) >= EARLY_FROM), key=size, reverse=True)[:WORKERS]
     early = {step.name: pool.submit(run.carry_out, step) for step in largest}
-    pending: deque[Future[Outcome] | Step] = deque()
-    queue = iter(steps)
-    running = 0
-    exhausted = False
+    held = sum(weight(step) for step in largest)
+    pending: deque[tuple[Future[Outcome], int] | _Slot] = deque()
+    todo: deque[_Slot] = deque()  # the slots of ``pending`` not carried out yet, in order
+    position = 0
 
     def top_up() -> None:
-        nonlocal running, exhausted
-        while not exhausted and running < WORKERS * 2 and len(pending) < 4096:
-            step = next(queue, None)
-            if step is None:
-                exhausted = True
-            elif step.name in early:
-                pending.append(early.pop(step.name))
-                running += 1
+        nonlocal position, held
+        while position < len(steps) and len(pending) < 4096:
+            step = steps[position]
+            if step.name in early:
+                pending.append((early.pop(step.name), weight(step)))
             elif size(step) >= (STRIP_INLINE_BELOW if step.action == "strip" else INLINE_BELOW):
-                pending.append(pool.submit(run.carry_out, step))
-                running += 1
+                if held and held + weight(step) > AHEAD:
+                    break  # enough is waiting already
+                held += weight(step)
+                pending.append((pool.submit(run.carry_out, step), weight(step)))
             else:
-                pending.append(step)
+                slot = _Slot(step)
+                pending.append(slot)
+                todo.append(slot)
+            position += 1
 
     try:
         while True:
@@ -228,20 +261,30 @@ def _ordered(pool: ThreadPoolExecutor, run: _Run, steps: list[Step]) -> Iterator
             if not pending:
                 break
             item = pending.popleft()
-            if isinstance(item, Step):
-                outcome = run.carry_out(item)
-            else:
-                running -= 1
+            if isinstance(item, _Slot):
+                if todo and todo[0] is item:
+                    todo.popleft()
+                    item.carry_out(run)
                 outcome = item.result()
+            else:
+                future, held_back = item
+                while not future.done() and todo:
+                    todo.popleft().carry_out(run)
+                    top_up()
+                outcome = future.result()
+                held -= held_back
             try:
                 yield outcome
             finally:
                 outcome.close()
     finally:
         # On an error, wait for what is already running and free what it spooled.
-        for item in [*pending, *early.values()]:
-            if isinstance(item, Future) and not item.cancel() and item.exception() is None:
-                item.result().close()
+        for item in [*pending, *((future, 0) for future in early.values())]:
+            if isinstance(item, _Slot):
+                if item.outcome is not None:
+                    item.outcome.close()
+            elif not item[0].cancel() and item[0].exception() is None:
+                item[0].result().close()
 
 
 def process_wheel(
