@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import zlib
+from collections.abc import Iterator
 
 import pytest
 
@@ -234,3 +235,37 @@ def test_check_splice_tail_needs_the_right_window() -> None:
         [new[end.offset :]],
     )
     assert verdict is False
+
+
+def test_read_ahead_gives_the_same_chunks() -> None:
+    data = sample(3 << 20, 21)
+    stream = raw_deflate(data, 6)
+    boundaries: list[_deflate.Boundary] = []
+    direct: list[_deflate.Boundary] = []
+    ahead = b"".join(_deflate.read_ahead(_deflate.inflate_indexed(chunked(stream, 50_000), boundaries), depth=2))
+    assert ahead == data == b"".join(_deflate.inflate_indexed(chunked(stream, 50_000), direct))
+    assert boundaries == direct
+
+
+def test_read_ahead_hands_errors_to_the_consumer() -> None:
+    stream = raw_deflate(sample(1 << 20, 22), 6)
+    with pytest.raises(zlib.error):
+        b"".join(_deflate.read_ahead(_deflate.inflate_indexed([stream[: len(stream) // 2]], [])))
+
+
+def test_read_ahead_stops_the_producer_when_the_consumer_stops() -> None:
+    """A consumer that leaves early (an error downstream) ends the producer, which runs its
+    generator's cleanup (for ``inflate_indexed``: ``inflateEnd``)."""
+    closed = []
+
+    def endless() -> Iterator[bytes]:
+        try:
+            while True:
+                yield b"x" * 1000
+        finally:
+            closed.append(True)
+
+    chunks = _deflate.read_ahead(endless(), depth=2)
+    assert next(chunks) == b"x" * 1000
+    chunks.close()
+    assert closed == [True]

@@ -17,11 +17,14 @@ needs no inflating because it decodes as it did in the input (see there for why)
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
+import queue
 import sys
+import threading
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Optional
@@ -33,6 +36,8 @@ CHUNK = 4 << 20
 WINDOW = 32768
 #: Below this, splicing is not worth its bookkeeping.
 MIN_REUSE = 128 << 10
+#: Members at least this large are inflated on a thread of their own (``read_ahead``).
+READ_AHEAD_FROM = 64 << 20
 
 
 def deflate(data: bytes, window: bytes = b"", final: bool = True) -> bytes:
@@ -220,6 +225,55 @@ def inflate_indexed(raw: Iterable[bytes], boundaries: list[Boundary], out_size: 
 
 class _End(Exception):
     """The deflate stream ended."""
+
+
+#: Marks the end of ``read_ahead``'s queue.
+_DONE = b""
+
+
+def read_ahead(chunks: Iterable[bytes], depth: int = 4) -> Generator[bytes, None, None]:
+    """``chunks``, produced on a thread of their own up to ``depth`` ahead of the consumer.
+
+    For a member so large that it is alone on the critical path (torch's 434 MB library):
+    inflating it and hashing, checking and spooling what comes out then run on two cores
+    instead of one after the other. Errors reach the consumer; a consumer that stops early
+    stops the producer.
+    """
+    items: queue.Queue[bytes | BaseException] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        source = iter(chunks)
+        try:
+            for chunk in source:
+                if stop.is_set():
+                    return
+                if chunk:
+                    items.put(chunk)
+            items.put(_DONE)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            items.put(exc)
+        finally:
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()  # a generator's own cleanup (inflateEnd) runs here, on its thread
+
+    thread = threading.Thread(target=produce, name="stripwheel-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = items.get()
+            if isinstance(item, BaseException):
+                raise item
+            if item is _DONE:
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # let a producer blocked on a full queue see ``stop``
+            with contextlib.suppress(queue.Empty):
+                items.get(timeout=0.01)
+        thread.join()
 
 
 # --- splicing

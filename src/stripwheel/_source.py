@@ -205,6 +205,8 @@ class WheelSource:
         raw = self.raw(member)
         if deflated and boundaries is not None and _deflate.can_index():
             raw = _deflate.inflate_indexed(raw, boundaries)
+            if expected >= _deflate.READ_AHEAD_FROM:
+                raw = _deflate.read_ahead(raw)
             deflated = False  # already inflated: the loop below only checks
         inflater = zlib.decompressobj(-15) if deflated else None
         try:
