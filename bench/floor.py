@@ -22,6 +22,7 @@ import base64
 import csv
 import hashlib
 import io
+import os
 import shutil
 import statistics
 import subprocess
@@ -89,15 +90,24 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if floor(args.floor_child, args.threads) else 0
 
     wheel = (args.wheel or default_wheel()).resolve()
+    base = core.WORK / "floor"
+    shutil.rmtree(base, ignore_errors=True)
+    base.mkdir(parents=True)
+    # The children run in their own directories: a relative PYTHONPATH (PYTHONPATH=src) must
+    # mean the same there, or they would import another stripwheel.
+    paths = os.environ.get("PYTHONPATH", "")
+    if paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join(str(Path(p).resolve()) for p in paths.split(os.pathsep) if p)
     where = subprocess.run(
-        [sys.executable, "-c", "import stripwheel; print(stripwheel.__file__)"], capture_output=True, text=True
+        [sys.executable, "-c", "import stripwheel; print(stripwheel.__file__)"],
+        capture_output=True,
+        text=True,
+        cwd=base,
     ).stdout.strip()
     with zipfile.ZipFile(wheel) as archive:
         count = len(archive.infolist())
     print(f"wheel: {wheel.name} ({wheel.stat().st_size / 1e6:.1f} MB, {count} members)")
     print(f"stripwheel: {where or '?'}")
-    base = core.WORK / "floor"
-    shutil.rmtree(base, ignore_errors=True)
     floor_s: list[float] = []
     ours_s: list[float] = []
     peaks: list[int] = []
@@ -133,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         if i:
             shutil.rmtree(work / "out", ignore_errors=True)  # the first output stays for a look
+    if failed:
+        print("a run failed: no figures")
+        return 1
     median_floor, median_ours = statistics.median(floor_s), statistics.median(ours_s)
     ratio = median_ours / median_floor
     ratios = [o / f for o, f in zip(ours_s, floor_s)]
