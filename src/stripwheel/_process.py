@@ -27,8 +27,6 @@ from ._zip import CountingSink
 WORKERS = max(1, min(4, os.cpu_count() or 1))
 #: Members smaller than this are processed inline: a thread hand-off would cost more.
 INLINE_BELOW = 1 << 20
-#: The same for binaries to strip: deflating their new parts costs ~10x reading them.
-STRIP_INLINE_BELOW = 64 << 10
 #: Stored bytes of stripped members whose outcomes may be done and waiting for their turn.
 AHEAD = 128 << 20
 #: Up to ``WORKERS`` members at least this large start before everything else.
@@ -244,7 +242,7 @@ def _ordered(pool: ThreadPoolExecutor, run: _Run, steps: list[Step]) -> Iterator
             step = steps[position]
             if step.name in early:
                 pending.append((early.pop(step.name), weight(step)))
-            elif size(step) >= (STRIP_INLINE_BELOW if step.action == "strip" else INLINE_BELOW):
+            elif size(step) >= INLINE_BELOW:
                 if held and held + weight(step) > AHEAD:
                     break  # enough is waiting already
                 held += weight(step)
