@@ -108,6 +108,9 @@ class _ZStream(ctypes.Structure):
 
 
 _Z_OK, _Z_STREAM_END, _Z_BUF_ERROR, _Z_NO_FLUSH, _Z_BLOCK = 0, 1, -5, 0, 5
+# What inflate(Z_BLOCK) reports in ``data_type`` (zlib.h): the number of unused bits in the last
+# byte consumed, whether it stopped at the end of a block, and whether that was the last block.
+_DT_UNUSED_BITS, _DT_LAST_BLOCK, _DT_BLOCK_END = 7, 64, 128
 #: Output buffer of the splice checks.
 CHECK_OUT = 1 << 20
 
@@ -167,7 +170,8 @@ def inflate_indexed(raw: Iterable[bytes], boundaries: list[Boundary], out_size: 
     """Inflate a raw deflate stream like ``zlib.decompressobj(-15)``, appending every block
     boundary (but the end of the last block) to ``boundaries``."""
     lib = _ZLIB
-    assert lib is not None
+    if lib is None:
+        raise RuntimeError("inflate_indexed needs the system zlib (check can_index() first)")
     raw = iter(raw)
     stream = _ZStream()
     if lib.inflateInit2_(ctypes.byref(stream), -15, lib.zlibVersion(), ctypes.sizeof(stream)) != _Z_OK:
@@ -197,11 +201,11 @@ def inflate_indexed(raw: Iterable[bytes], boundaries: list[Boundary], out_size: 
             if ret not in (_Z_OK, _Z_BUF_ERROR):
                 raise zlib.error((stream.msg or b"inflate failed").decode(errors="replace"))
             flags = stream.data_type
-            if flags & 128 and not flags & 64:
-                bit = stream.total_in * 8 - (flags & 7)
+            if flags & _DT_BLOCK_END and not flags & _DT_LAST_BLOCK:
+                bit = stream.total_in * 8 - (flags & _DT_UNUSED_BITS)
                 if not boundaries or boundaries[-1].bit != bit:
                     boundaries.append(Boundary(stream.total_out, bit))
-            if ret == _Z_BUF_ERROR or (stream.avail_in == 0 and produced < room and not flags & 128):
+            if ret == _Z_BUF_ERROR or (stream.avail_in == 0 and produced < room and not flags & _DT_BLOCK_END):
                 return
 
     try:
@@ -328,7 +332,8 @@ class _Bits:
             self.empty_fixed_block()
 
     def take(self) -> bytes:
-        assert self.count % 8 == 0
+        if self.count % 8:
+            raise ValueError(f"{self.count} bits do not make whole bytes")
         data = self.value.to_bytes(self.count // 8, "little")
         self.value = self.count = 0
         return data
@@ -428,10 +433,10 @@ def _inflate_head(lib: ctypes.CDLL, data: bytes, stop_bit: int, expected: _Expec
             if ret not in (_Z_OK, _Z_BUF_ERROR):
                 return False  # an error, or the stream ended inside the head
             flags = stream.data_type
-            if flags & 128:
-                if flags & 64:
+            if flags & _DT_BLOCK_END:
+                if flags & _DT_LAST_BLOCK:
                     return False  # the block just decoded was marked final
-                bit = stream.total_in * 8 - (flags & 7)
+                bit = stream.total_in * 8 - (flags & _DT_UNUSED_BITS)
                 if bit == stop_bit:
                     return expected.done()
                 if bit > stop_bit:

@@ -204,7 +204,8 @@ class _Slot:
     def result(self) -> Outcome:
         if self.error is not None:
             raise self.error
-        assert self.outcome is not None
+        if self.outcome is None:
+            raise RuntimeError(f"{self.step.name}: no outcome (internal error)")
         return self.outcome
 
 
