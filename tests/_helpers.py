@@ -153,3 +153,14 @@ def assert_fails(wheel: Path, capsys: pytest.CaptureFixture[str], *fragments: st
     assert "Traceback" not in captured.err
     assert sha256(wheel) == before
     assert sorted(p.name for p in wheel.parent.iterdir()) == listing
+
+
+def demo_add(site: Path) -> str:
+    """What ``demo.add(40, 2)`` prints when the demo package is imported from ``site``."""
+    proc = subprocess.run(
+        [sys.executable, "-c", "import demo; print(demo.add(40, 2))"],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(site)},
+    )
+    return proc.stdout.strip() or proc.stderr

@@ -11,14 +11,13 @@ import json
 import os
 import struct
 import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
 
-from _helpers import check_wheel, dynsyms, install_wheel, section_names, sha256
+from _helpers import check_wheel, demo_add, dynsyms, install_wheel, section_names, sha256
 from _wheels import infos, read, variant
 from conftest import BINARIES, EXT
 from stripwheel import OutputError, _bytecode, binaries
@@ -114,13 +113,7 @@ def test_strip_all_in_place(
             assert ".note.gnu.build-id" in sections, name
 
     site = install_wheel(demo_wheel, tmp_path / "prefix")
-    proc = subprocess.run(
-        [sys.executable, "-c", "import demo; print(demo.add(40, 2))"],
-        capture_output=True,
-        text=True,
-        env={"PYTHONPATH": str(site)},
-    )
-    assert proc.stdout.strip() == "42", proc.stderr
+    assert demo_add(site) == "42"
     for lib in ("libhelper.so", "libhelper_patched.so"):
         assert ctypes.CDLL(str(site / "demo.libs" / lib)).helper_mul(6, 7) == 42
     tool = tmp_path / "prefix" / "bin" / "demo-tool"

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from _helpers import ELF_MAGIC, check_elf, install_wheel, need, run
+from _helpers import ELF_MAGIC, check_elf, demo_add, install_wheel, need, run
 from stripwheel._cli import main
 from stripwheel._record import encode_digest
 
@@ -102,13 +102,7 @@ def test_strip_a_tree_in_place(installed: Path, tmp_path: Path, capsys: pytest.C
         site / "demo.libs" / "libhelper.so"
     ).stat().st_ino
     assert (tmp_path / "cache-entry.so").read_bytes() == cache_before
-    proc = subprocess.run(
-        [sys.executable, "-c", "import demo; print(demo.add(40, 2))"],
-        capture_output=True,
-        text=True,
-        env={"PYTHONPATH": str(site)},
-    )
-    assert proc.stdout.strip() == "42", proc.stderr
+    assert demo_add(site) == "42"
     assert ctypes.CDLL(str(site / "demo.libs" / "libhelper_patched.so")).helper_mul(6, 7) == 42
     assert (
         subprocess.run([str(installed / "bin" / "demo-tool")], capture_output=True, text=True).stdout
