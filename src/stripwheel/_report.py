@@ -1,4 +1,4 @@
-"""What happened to a wheel, as data first: rendered as text for people, JSON for machines."""
+"""What happened to a wheel or an installed tree, as data first: rendered as text for people, JSON for machines."""
 
 from __future__ import annotations
 
