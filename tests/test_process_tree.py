@@ -162,7 +162,10 @@ def test_paths_that_are_neither(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert capsys.readouterr().err == f"stripwheel: error: {tmp_path / 'missing'}: no such file or directory\n"
     (tmp_path / "notes.txt").write_text("text\n")
     assert main(["strip", str(tmp_path / "notes.txt")]) == 1
-    assert capsys.readouterr().err == f"stripwheel: error: {tmp_path / 'notes.txt'}: not a wheel file or a directory\n"
+    assert (
+        capsys.readouterr().err
+        == f"stripwheel: error: {tmp_path / 'notes.txt'}: not a wheel, a directory or an ELF, Mach-O or PE binary\n"
+    )
 
 
 def test_a_read_only_filesystem(installed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

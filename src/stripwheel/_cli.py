@@ -1,4 +1,4 @@
-"""``stripwheel strip|inspect``: parse arguments, call the engine, print one line per error."""
+"""``stripwheel strip|inspect|check``: parse arguments, call the engine, print one line per error."""
 
 from __future__ import annotations
 
@@ -49,17 +49,41 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         ),
     )
     strip.add_argument("-w", "--wheel-dir", metavar="DIR", type=Path, help="write results into DIR")
+    strip.add_argument("-o", "--output", metavar="OUT", type=Path, help="a bare binary: write it to OUT (one input)")
     for option in OPTIONS:
         if option.cli:
             _add_option(strip, option)
     strip.add_argument("--dry-run", action="store_true", help="write nothing; report what would change")
     strip.add_argument("--json", action="store_true", help="print a machine-readable report on stdout")
-    strip.add_argument("paths", nargs="+", metavar="PATH", type=Path, help="wheel files and directories")
+    strip.add_argument("paths", nargs="+", metavar="PATH", type=Path, help="wheel files, directories, binaries")
 
     inspect = commands.add_parser("inspect", help="list the binaries and bytecode in wheels")
     inspect.add_argument("--json", action="store_true", help="print a machine-readable report on stdout")
-    inspect.add_argument("paths", nargs="+", metavar="PATH", type=Path, help="wheel files and directories")
+    inspect.add_argument("paths", nargs="+", metavar="PATH", type=Path, help="wheel files, directories, binaries")
+
+    check = commands.add_parser(
+        "check",
+        help="fail when binaries still hold strippable bytes (a release gate)",
+        description="Exit 0 when every binary's strippable bytes are within --max-strippable, 1 when not.",
+    )
+    check.add_argument("--strip", choices=("all", "debug"), default="all", help="the level to check (default: all)")
+    check.add_argument(
+        "--max-strippable", metavar="SIZE", type=_size, default=0, help="bytes a binary may keep (64k, 1M; default 0)"
+    )
+    check.add_argument("--max-wheel-size", metavar="SIZE", type=_size, help="fail any wheel file larger than SIZE")
+    check.add_argument("--strict", action="store_true", help="binaries stripping would refuse fail too")
+    check.add_argument("--json", action="store_true", help="print a machine-readable report on stdout")
+    check.add_argument("paths", nargs="+", metavar="PATH", type=Path, help="wheel files, directories, binaries")
     return parser
+
+
+def _size(text: str) -> int:
+    from ._check import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 _CHOICES: dict[str, tuple[str, ...]] = {
@@ -133,6 +157,11 @@ def main(argv: Optional[Sequence[str]] = None, prog: str = "stripwheel") -> int:
         for problem in exc.problems:
             print(f"{prog}: error: {problem}", file=err)
         return EXIT_USAGE
+    if args.command == "check":
+        return _check(args, prog)
+    if args.command == "strip" and args.output is not None and len(args.paths) != 1:
+        print(f"{prog}: error: -o/--output takes one input, not {len(args.paths)}", file=err)
+        return EXIT_USAGE
     reports: list[Any] = []
     failures: list[dict[str, str]] = []
     for path in args.paths:
@@ -170,7 +199,9 @@ def _one(args: argparse.Namespace, config: Config, path: Path) -> Any:
     if not path.exists():
         raise StripwheelError(f"{path}: no such file or directory")
     if path.suffix != ".whl":
-        raise StripwheelError(f"{path}: not a wheel file or a directory")
+        return _file(args, config, path)
+    if args.command == "strip" and args.output is not None:
+        raise StripwheelError(f"{path}: -o/--output is for a bare binary; a wheel goes to -w DIR")
     if args.command == "inspect":
         from ._inspect import inspect_wheel
 
@@ -189,6 +220,40 @@ def _one(args: argparse.Namespace, config: Config, path: Path) -> Any:
     return result
 
 
+def _file(args: argparse.Namespace, config: Config, path: Path) -> Any:
+    """A bare binary: stripped in place or into -o OUT, or inspected."""
+    from ._process_file import inspect_file, process_file
+
+    if args.command == "inspect":
+        listing = inspect_file(path)
+        if not args.json:
+            print(render_tree_inspect(listing))
+        return listing
+    if args.wheel_dir is not None:
+        raise StripwheelError(f"{path}: -w/--wheel-dir is for wheels; a binary is stripped in place or to -o OUT")
+    report = process_file(path, config, output=args.output, dry_run=args.dry_run)
+    print(render_tree_strip(report), file=sys.stderr)
+    return report
+
+
+def _check(args: argparse.Namespace, prog: str) -> int:
+    """``check``: gather every path, print the table (and JSON), exit 0 or 1."""
+    from ._check import CheckReport, check_json, check_path, render_check
+
+    report = CheckReport(args.strip, args.max_strippable, args.max_wheel_size, args.strict)
+    errors: list[dict[str, str]] = []
+    for path in args.paths:
+        try:
+            check_path(report, path)
+        except StripwheelError as exc:
+            errors.append({"path": str(path), "error": str(exc)})
+            print(f"{prog}: error: {exc}", file=sys.stderr)
+    print(render_check(report), file=sys.stderr)
+    if args.json:
+        print(check_json(report, errors))
+    return EXIT_OK if report.passed and not errors else EXIT_FAILED
+
+
 def _tree(args: argparse.Namespace, config: Config, path: Path) -> Any:
     """A directory: an installed tree, stripped in place or inspected."""
     from ._process_tree import inspect_tree, process_tree
@@ -198,8 +263,8 @@ def _tree(args: argparse.Namespace, config: Config, path: Path) -> Any:
         if not args.json:
             print(render_tree_inspect(listing))
         return listing
-    if args.wheel_dir is not None:
-        raise StripwheelError(f"{path}: -w/--wheel-dir is for wheels; a directory is stripped in place")
+    if args.wheel_dir is not None or args.output is not None:
+        raise StripwheelError(f"{path}: -w and -o are for wheels and binaries; a directory is stripped in place")
     err = sys.stderr
     progress = _progress(err, path.name or str(path))
     report = process_tree(path, config, dry_run=args.dry_run, progress=progress)

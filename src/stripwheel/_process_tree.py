@@ -18,9 +18,9 @@ from ._debug_store import DebugStoreError
 from ._encode import Blob
 from ._errors import ConfigError
 from ._inspect import binary_view
-from ._plan import MIN_BINARY, Entry, Step, plan_tree
+from ._plan import ARCHIVE_MAGIC, MIN_BINARY, Entry, Step, plan_tree
 from ._process import WORKERS, Progress
-from ._report import BinaryReport, TreeInspectReport, TreeReport
+from ._report import BinaryReport, BinaryView, TreeInspectReport, TreeReport
 from ._split_debug import Target, debug_fields, debug_store, split_debug_notes
 from ._tree_destination import FileError, Written, replace, update_record
 from ._tree_source import Identity, TreeFile, TreeSource, record_target
@@ -196,8 +196,15 @@ def inspect_tree(root: Path) -> TreeInspectReport:
     report = TreeInspectReport(path=str(root), files=len(files))
     owners = _owners(root, files)
     for file in files:
-        fmt = binaries.detect(source.head(file, binaries.HEAD)) if file.size >= MIN_BINARY else None
+        head = source.head(file, binaries.HEAD) if file.size >= MIN_BINARY else b""
+        fmt = binaries.detect(head)
         if fmt is None:
+            if head.startswith(ARCHIVE_MAGIC):
+                note = "static archive: left alone (its objects need their symbols)"
+                nothing = {"all": 0, "debug": 0}
+                archive = BinaryView(file.path, "archive", "", "static archive", file.size, None, nothing, "none", note)
+                archive.package = owners.get(file.path)
+                report.binaries.append(archive)
             continue
         path = source.path(file.path)
         try:

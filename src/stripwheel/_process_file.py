@@ -1,0 +1,124 @@
+"""A bare binary, outside any wheel or tree (a release executable, a cross-compiled library):
+stripped in place by rename or into ``-o OUT``, its debug info kept where asked; inspected."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Optional
+
+from . import _transform, binaries
+from ._config import Config
+from ._destination import AtomicFile
+from ._encode import Blob
+from ._errors import StripwheelError
+from ._inspect import binary_view
+from ._plan import MIN_BINARY
+from ._process_tree import check_tree_config
+from ._report import BinaryReport, TreeInspectReport, TreeReport
+from ._split_debug import Target, debug_fields, debug_store, split_debug_notes
+from ._tree_destination import FileError, replace
+from ._tree_source import Identity, TreeFile
+
+
+def binary_format(path: Path) -> Optional[binaries.Format]:
+    """The format of the binary at ``path``, or None when it is not one."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(max(binaries.HEAD, MIN_BINARY))
+    except OSError as exc:
+        raise StripwheelError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return binaries.detect(head) if len(head) >= MIN_BINARY else None
+
+
+def _open(path: Path) -> tuple[binaries.Format, Blob, TreeFile]:
+    fmt = binary_format(path)
+    if fmt is None:
+        raise StripwheelError(f"{path}: not a wheel, a directory or an ELF, Mach-O or PE binary")
+    handle = open(path, "rb")
+    st = os.fstat(handle.fileno())
+    return fmt, Blob.mapped(handle, st.st_size), TreeFile(path.name, Identity.of(st), st.st_nlink)
+
+
+def process_file(path: Path, config: Config, *, output: Optional[Path] = None, dry_run: bool = False) -> TreeReport:
+    """Strip the binary at ``path``: replaced by rename (mode, owner and extended attributes
+    kept), or written to ``output``. A malformed binary is an error; a refused one is reported
+    and left as it is."""
+    started = time.perf_counter()
+    check_tree_config(config)
+    if config.verify:
+        from . import _verify
+
+        _verify.require()
+    fmt, blob, file = _open(path)
+    report = TreeReport(path=str(path), dry_run=dry_run, files=1)
+    store = debug_store(config, dry_run)
+    try:
+        target = Target(store, f"{path.name}.debug", path.name) if store is not None and fmt == "ELF" else None
+        done = _transform.strip_binary(fmt, blob, config, target)
+        result = done.result
+        report.warnings.extend(done.kept.warnings)
+        if isinstance(result, binaries.Unchanged):
+            if result.reason.startswith("left as is: "):  # malformed: the one file cannot be done
+                raise StripwheelError(f"{path}: cannot strip: {result.reason[len('left as is: ') :]}")
+            unchanged = BinaryReport(
+                path.name, fmt, done.arch, "unchanged", result.reason, file.size, file.size, None, None
+            )
+            unchanged.clean = result.clean
+            report.binaries.append(unchanged)
+            return report
+        report.binaries.append(
+            BinaryReport(
+                path.name,
+                fmt,
+                done.arch,
+                "stripped",
+                None,
+                file.size,
+                result.size,
+                None,
+                None,
+                list(result.removed),
+                done.verified,
+                **debug_fields(store, done.kept),
+            )
+        )
+        if not dry_run:
+            if store is not None:
+                store.commit()  # the debug file first: the stripped binary's debuglink names it
+            _write(path, file, blob, result, output)
+        report.warnings.extend(split_debug_notes(store, report.binaries))
+    finally:
+        blob.close()
+        if store is not None:
+            store.discard()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _write(path: Path, file: TreeFile, blob: Blob, result: binaries.Stripped, output: Optional[Path]) -> None:
+    if output is None:
+        try:
+            replace(path.parent, file, blob, result, digest=False)
+        except FileError as exc:
+            raise StripwheelError(str(exc)) from None
+        return
+    out = AtomicFile(output, os.stat(path).st_mode)
+    try:
+        for chunk in blob.views(result):
+            out.write(bytes(chunk) if isinstance(chunk, memoryview) else chunk)
+        out.commit()
+    except BaseException:
+        out.discard()
+        raise
+
+
+def inspect_file(path: Path) -> TreeInspectReport:
+    """One bare binary as ``inspect`` lists it."""
+    fmt, blob, _file = _open(path)
+    try:
+        view = binary_view(path.name, fmt, blob, None)
+    finally:
+        blob.close()
+    return TreeInspectReport(path=str(path), files=1, binaries=[view])
