@@ -5,6 +5,7 @@ fresh venv and run. (In-process tests of the two are in test_backend and test_ha
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import tarfile
@@ -16,6 +17,7 @@ import pytest
 
 from _frontend_fixtures import FRONTENDS, Builds, copy_sample, frontend_env, make_venv, uv_bin
 from _helpers import ELF_MAGIC, check_wheel, run, section_names
+from stripwheel._cli import main
 
 pytestmark = pytest.mark.slow
 
@@ -246,3 +248,24 @@ def test_summary_reports_the_engine_time(builds: Builds) -> None:
     output = builds.build("setuptools-cext", "uv").output
     (seconds,) = re.findall(r"^\s*time: ([0-9.]+) s$", output, re.MULTILINE)
     assert float(seconds) >= 0
+
+
+MATURIN_STRIP = "strip = false   # the wheel keeps what cargo built; stripwheel strips (or checks) it"
+
+
+@pytest.mark.parametrize("own_strip", ["false", "true"])
+def test_check_gates_a_maturin_wheel(builds: Builds, own_strip: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A Rust wheel built by maturin with stripwheel set to leave it alone: the gate fails it
+    when maturin's own strip setting is off and passes it when it is on."""
+    edit = (
+        MATURIN_STRIP + '\n\n[tool.stripwheel]\nbackend = "maturin"\nstrip = "all"',
+        f'strip = {own_strip}\n\n[tool.stripwheel]\nbackend = "maturin"\nstrip = "none"',
+    )
+    wheel = builds.build("maturin-bin", "pip", edit=edit).ok()
+    status = main(["check", "--json", str(wheel)])
+    (finding,) = json.loads(capsys.readouterr().out)["findings"]
+    assert finding["member"] == "maturin_bin_demo-1.0.0.data/scripts/maturin-bin-demo"
+    if own_strip == "false":
+        assert status == 1 and finding["strippable"] > 100_000  # the DWARF of debug = true
+    else:
+        assert status == 0 and finding["strippable"] == 0

@@ -4,6 +4,8 @@ unchanged image of a stripped binary (see ``_deflate``)."""
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import mmap
 import tempfile
@@ -101,9 +103,19 @@ class Blob:
 
     def close(self) -> None:
         if self._map is not None:
-            self._map.close()
+            try:
+                self._map.close()
+            except BufferError:
+                # A rewriter's view into the map is still alive in cyclic garbage: collect it
+                # and try again; failing that, the map closes itself once that view is freed.
+                gc.collect()
+                with contextlib.suppress(BufferError):
+                    self._map.close()
+            self._map = None
+            self.buf = b""
         if self._file is not None:
             self._file.close()
+            self._file = None
 
 
 class Encoded:
