@@ -312,3 +312,15 @@ def test_ordered_raises_an_error_in_its_members_turn() -> None:
     assert seen == order[: order.index("small40")]
     assert "small49" in run.started
     assert set(run.closed) == set(run.started) - {"small40"}
+
+
+def test_an_sbom_survives(pure_wheel: Path, tmp_path: Path) -> None:
+    """auditwheel's SBOM under .dist-info/sboms/ is carried over byte for byte, its row too."""
+    sbom = b'{"bomFormat": "CycloneDX", "specVersion": "1.4", "components": []}\n'
+    name = "demo-1.0.dist-info/sboms/auditwheel.cdx.json"
+    wheel = variant(pure_wheel, tmp_path / "sbom" / pure_wheel.name, add={name: sbom}, fix_record=True)
+    assert main(["strip", "--bytecode", "drop", str(wheel)]) == 0
+    assert read(wheel, name) == sbom
+    assert any(
+        line.startswith(f"{name},sha256=") for line in read(wheel, "demo-1.0.dist-info/RECORD").decode().splitlines()
+    )
