@@ -35,7 +35,7 @@ from pathlib import Path
 
 import run as core
 
-#: stripwheel's peak RSS budget (the issue's bound).
+#: stripwheel's peak RSS budget.
 RSS_BUDGET = 1 << 30
 TARGET_RATIO = 2.0
 

@@ -1,4 +1,4 @@
-"""macOS and Windows wheels (issue 5): ``stripwheel strip`` against unpack -> strip -> pack.
+"""macOS and Windows wheels: ``stripwheel strip`` against unpack -> strip -> pack.
 
 Per wheel, alternating (ours, peer, ours, peer, ...), each run in a fresh directory:
 
@@ -76,7 +76,7 @@ MH_MAGICS = (b"\xce\xfa\xed\xfe", b"\xcf\xfa\xed\xfe")
 FAT_MAGICS = (b"\xca\xfe\xba\xbe", b"\xca\xfe\xba\xbf")
 LC_CODE_SIGNATURE = 0x1D
 CPU_NAMES = {0x01000007: "x86_64", 0x0100000C: "arm64", 7: "i386", 0x0200000C: "arm64_32"}
-#: Saved bytes, ours over the peer's: the target band of issue 5.
+#: Saved bytes, ours over the peer's: the target band.
 SAVED_TOLERANCE = 0.005
 
 

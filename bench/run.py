@@ -46,7 +46,7 @@ BENCH = Path(__file__).resolve().parent
 CORPUS = BENCH / "_corpus"
 WORK = BENCH / "_work"
 
-#: Pinned corpus (DESIGN.md §1); a pin that cannot be fetched falls back to the current version.
+#: Pinned corpus; a pin that cannot be fetched falls back to the current version.
 PINS = {
     "pyyaml": "6.0.3",
     "pillow": "13.0.0",
@@ -97,7 +97,7 @@ SMOKE_DEPS = {
     "torch": ["typing_extensions", "sympy", "networkx", "jinja2", "fsspec", "filelock"],
 }
 
-#: Non-allocated sections that level "all" removes, by name (DESIGN.md §2 "ELF").
+#: Non-allocated sections that level "all" removes, by name.
 DEBUG_NAME = re.compile(r"^(\.debug|\.zdebug|\.gnu\.debuglto_|\.stab)|^(\.line|\.gdb_index)$")
 SECTION_LINE = re.compile(r"^\s*\[\s*(\d+)\]\s+(.*)$")
 ELF_MAGIC = b"\x7fELF"
@@ -371,7 +371,7 @@ def readelf_sections(path: Path) -> list[tuple[int, str, str, int, str, int, int
 
 
 def expected_size(path: Path) -> int:
-    """Original size minus the sections level ``all`` removes (DESIGN.md §2, not stripwheel's code)."""
+    """Original size minus the sections level ``all`` removes (by name here, not with stripwheel's code)."""
     sections = readelf_sections(path)
     by_index = {s[0]: s for s in sections}
     removed = {i for i, name, kind, _, flags, _, _ in sections
@@ -704,7 +704,7 @@ def main(argv: list[str] | None = None) -> int:
         " (arm64, x86_64, universal2) or win_amd64 wheels vs llvm-strip -x / MinGW strip",
     )
     args = parser.parse_args(argv)
-    if args.platform != "linux":  # issue 5's figures: bench/foreign.py
+    if args.platform != "linux":  # macOS and Windows figures: bench/foreign.py
         import foreign
 
         return foreign.main(args)
