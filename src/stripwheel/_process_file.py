@@ -59,9 +59,9 @@ def process_file(path: Path, config: Config, *, output: Optional[Path] = None, d
         done = _transform.strip_binary(fmt, blob, config, target)
         result = done.result
         report.warnings.extend(done.kept.warnings)
+        if done.malformed is not None:  # the one file given cannot be done: an error, not a note
+            raise StripwheelError(f"{path}: cannot strip: {done.malformed}")
         if isinstance(result, binaries.Unchanged):
-            if result.reason.startswith("left as is: "):  # malformed: the one file cannot be done
-                raise StripwheelError(f"{path}: cannot strip: {result.reason[len('left as is: ') :]}")
             unchanged = BinaryReport(
                 path.name, fmt, done.arch, "unchanged", result.reason, file.size, file.size, None, None
             )

@@ -29,6 +29,8 @@ class Stripping:
     unverified: Optional[str] = None
     #: the debug file and MiniDebugInfo kept (``split-debug``, ``mini-debuginfo``)
     kept: Kept = field(default_factory=Kept)
+    #: what the rewriter found malformed, when it did (the binary is left as it is)
+    malformed: Optional[str] = None
 
 
 def strip_binary(fmt: binaries.Format, blob: Blob, config: Config, debug: Optional[Target] = None) -> Stripping:
@@ -42,11 +44,8 @@ def strip_binary(fmt: binaries.Format, blob: Blob, config: Config, debug: Option
         else:
             result = binaries.strip(fmt, blob.buf, level)
     except binaries.BinaryError as exc:
-        result = binaries.Unchanged(f"left as is: {exc}")
-    try:
-        arch = binaries.arch(fmt, blob.buf)
-    except binaries.BinaryError:
-        arch = ""
+        return Stripping(binaries.Unchanged(f"left as is: {exc}"), _arch(fmt, blob), malformed=str(exc))
+    arch = _arch(fmt, blob)
     if not isinstance(result, binaries.Stripped) or not config.verify:
         return Stripping(result, arch, kept=kept)
     from . import _verify  # LIEF is optional and slow to import
@@ -58,6 +57,13 @@ def strip_binary(fmt: binaries.Format, blob: Blob, config: Config, debug: Option
         kept_original = binaries.Unchanged(f"kept the original: verification found {verdict.difference}")
         return Stripping(kept_original, arch)
     return Stripping(result, arch, verdict.unverified is None, verdict.unverified, kept)
+
+
+def _arch(fmt: binaries.Format, blob: Blob) -> str:
+    try:
+        return binaries.arch(fmt, blob.buf)
+    except binaries.BinaryError:
+        return ""
 
 
 def sourceless_tags(tags: Iterable[Tag], config: Config, label: str) -> tuple[Optional[list[Tag]], list[str]]:
