@@ -162,6 +162,14 @@ class Boundary:
     bit: int
 
 
+def _raw_inflater(lib: ctypes.CDLL) -> Optional[_ZStream]:
+    """A zlib stream set up to inflate raw deflate data (end it with ``inflateEnd``), or None."""
+    stream = _ZStream()
+    if lib.inflateInit2_(ctypes.byref(stream), -15, lib.zlibVersion(), ctypes.sizeof(stream)) != _Z_OK:
+        return None
+    return stream
+
+
 def can_index() -> bool:
     return _ZLIB is not None
 
@@ -173,8 +181,8 @@ def inflate_indexed(raw: Iterable[bytes], boundaries: list[Boundary], out_size: 
     if lib is None:
         raise RuntimeError("inflate_indexed needs the system zlib (check can_index() first)")
     raw = iter(raw)
-    stream = _ZStream()
-    if lib.inflateInit2_(ctypes.byref(stream), -15, lib.zlibVersion(), ctypes.sizeof(stream)) != _Z_OK:
+    stream = _raw_inflater(lib)
+    if stream is None:
         raise zlib.error("inflateInit2 failed")
     out = ctypes.create_string_buffer(out_size)
     filled = 0  # bytes of ``out`` not handed on yet
@@ -415,8 +423,8 @@ class _Expected:
 def _inflate_head(lib: ctypes.CDLL, data: bytes, stop_bit: int, expected: _Expected) -> bool:
     """True if raw-inflating ``data`` from its start gives exactly the ``expected`` bytes and
     then stops at a block boundary ``stop_bit`` bits in, with no final block before it."""
-    stream = _ZStream()
-    if lib.inflateInit2_(ctypes.byref(stream), -15, lib.zlibVersion(), ctypes.sizeof(stream)) != _Z_OK:
+    stream = _raw_inflater(lib)
+    if stream is None:
         return False
     out = ctypes.create_string_buffer(CHECK_OUT)
     keep = data  # next_in points into this object: keep it alive
@@ -451,8 +459,8 @@ def _inflate_tail(lib: ctypes.CDLL, data: bytes, skip: int, window: bytes, expec
     """True if raw-inflating ``data`` from bit ``skip`` of its first byte, with ``window`` as
     the preceding output, gives exactly the ``expected`` bytes and ends the deflate stream
     in the last byte of ``data``."""
-    stream = _ZStream()
-    if lib.inflateInit2_(ctypes.byref(stream), -15, lib.zlibVersion(), ctypes.sizeof(stream)) != _Z_OK:
+    stream = _raw_inflater(lib)
+    if stream is None:
         return False
     out = ctypes.create_string_buffer(CHECK_OUT)
     try:

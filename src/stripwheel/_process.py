@@ -111,9 +111,7 @@ class _Run:
         try:
             done = _transform.strip_binary(fmt, blob, self.config, target)
             result = done.result
-            warnings = done.kept.warnings + (
-                [f"{member.name}: not verified: {done.unverified}"] if done.unverified else []
-            )
+            warnings = done.warnings(member.name)
             if isinstance(result, binaries.Unchanged):
                 binary = _unchanged(member, fmt, done.arch, result.reason, clean=result.clean)
                 return Outcome(step, member, binary=binary, warnings=warnings)

@@ -15,9 +15,9 @@ from ._encode import Blob
 from ._errors import StripwheelError
 from ._inspect import binary_view
 from ._plan import MIN_BINARY
-from ._process_tree import check_tree_config
-from ._report import BinaryReport, TreeInspectReport, TreeReport
-from ._split_debug import Target, debug_fields, debug_store, split_debug_notes
+from ._process_tree import check_tree_config, file_report
+from ._report import TreeInspectReport, TreeReport
+from ._split_debug import Target, debug_store, split_debug_notes
 from ._tree_destination import FileError, replace
 from ._tree_source import Identity, TreeFile
 
@@ -57,33 +57,13 @@ def process_file(path: Path, config: Config, *, output: Optional[Path] = None, d
     try:
         target = Target(store, f"{path.name}.debug", path.name) if store is not None and fmt == "ELF" else None
         done = _transform.strip_binary(fmt, blob, config, target)
-        result = done.result
-        report.warnings.extend(done.kept.warnings)
         if done.malformed is not None:  # the one file given cannot be done: an error, not a note
             raise StripwheelError(f"{path}: cannot strip: {done.malformed}")
+        report.warnings.extend(done.warnings(path.name))
+        report.binaries.append(file_report(path.name, fmt, file.size, done, store))
+        result = done.result
         if isinstance(result, binaries.Unchanged):
-            unchanged = BinaryReport(
-                path.name, fmt, done.arch, "unchanged", result.reason, file.size, file.size, None, None
-            )
-            unchanged.clean = result.clean
-            report.binaries.append(unchanged)
             return report
-        report.binaries.append(
-            BinaryReport(
-                path.name,
-                fmt,
-                done.arch,
-                "stripped",
-                None,
-                file.size,
-                result.size,
-                None,
-                None,
-                list(result.removed),
-                done.verified,
-                **debug_fields(store, done.kept),
-            )
-        )
         if not dry_run:
             if store is not None:
                 store.commit()  # the debug file first: the stripped binary's debuglink names it

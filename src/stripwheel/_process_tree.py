@@ -14,7 +14,7 @@ from typing import Optional
 
 from . import _transform, binaries
 from ._config import Config
-from ._debug_store import DebugStoreError
+from ._debug_store import DebugStore, DebugStoreError
 from ._encode import Blob
 from ._errors import ConfigError
 from ._inspect import binary_view
@@ -136,27 +136,10 @@ class _TreeRun:
         if self.debug is not None and fmt == "ELF":
             target = Target(self.debug, f"{self.source.root.name}/{file.path}.debug", file.path)
         done = _transform.strip_binary(fmt, blob, self.config, target)
-        warnings = done.kept.warnings + ([f"{file.path}: not verified: {done.unverified}"] if done.unverified else [])
-        result, size = done.result, file.size
+        warnings, result = done.warnings(file.path), done.result
+        report = file_report(file.path, fmt, file.size, done, self.debug)
         if isinstance(result, binaries.Unchanged):
-            report = BinaryReport(
-                file.path, fmt, done.arch, "unchanged", result.reason, size, size, None, None, clean=result.clean
-            )
             return _Done(file, report, warnings=warnings)
-        report = BinaryReport(
-            file.path,
-            fmt,
-            done.arch,
-            "stripped",
-            None,
-            size,
-            result.size,
-            None,
-            None,
-            list(result.removed),
-            done.verified,
-            **debug_fields(self.debug, done.kept),
-        )
         if self.dry_run:
             return _Done(file, report, warnings=warnings)
         try:
@@ -168,6 +151,22 @@ class _TreeRun:
         except (FileError, DebugStoreError) as exc:
             return _Done(file, error=str(exc))
         return _Done(file, report, written, warnings=warnings)
+
+
+def file_report(
+    name: str, fmt: binaries.Format, size: int, done: _transform.Stripping, store: Optional[DebugStore]
+) -> BinaryReport:
+    """The report of one file stripped on disk (a tree's or a bare one): no stored sizes."""
+    result = done.result
+    if isinstance(result, binaries.Unchanged):
+        return BinaryReport(
+            name, fmt, done.arch, "unchanged", result.reason, size, size, None, None, clean=result.clean
+        )
+    fields = debug_fields(store, done.kept)
+    removed = list(result.removed)
+    return BinaryReport(
+        name, fmt, done.arch, "stripped", None, size, result.size, None, None, removed, done.verified, **fields
+    )
 
 
 def _update_records(root: Path, files: list[TreeFile], changed: dict[str, Written], report: TreeReport) -> None:

@@ -32,6 +32,11 @@ class Stripping:
     #: what the rewriter found malformed, when it did (the binary is left as it is)
     malformed: Optional[str] = None
 
+    def warnings(self, name: str) -> list[str]:
+        """What the report should warn about for the binary ``name``."""
+        unverified = [f"{name}: not verified: {self.unverified}"] if self.unverified else []
+        return self.kept.warnings + unverified
+
 
 def strip_binary(fmt: binaries.Format, blob: Blob, config: Config, debug: Optional[Target] = None) -> Stripping:
     """Strip at the configured level, keeping debug information where asked; a malformed
