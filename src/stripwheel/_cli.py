@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Optional, TextIO, TypeVar
 
 from . import __version__
 from ._config import (
@@ -143,6 +143,18 @@ def _progress(stream: TextIO, label: str) -> Optional[Progress]:
     return show
 
 
+_R = TypeVar("_R")
+
+
+def _with_progress(label: str, work: Callable[[Optional[Progress]], _R]) -> _R:
+    """Run ``work`` with a progress line on stderr (a terminal only), cleared afterwards."""
+    progress = _progress(sys.stderr, label)
+    result = work(progress)
+    if progress is not None:
+        sys.stderr.write("\r\x1b[K")
+    return result
+
+
 def main(argv: Optional[Sequence[str]] = None, prog: str = "stripwheel") -> int:
     """Run the command line; returns the exit status (0 ok, 1 a wheel failed, 2 usage)."""
     parser = _parser(prog)
@@ -211,12 +223,13 @@ def _one(args: argparse.Namespace, config: Config, path: Path) -> Any:
         return result
     from ._process import process_wheel
 
-    err = sys.stderr
-    progress = _progress(err, path.name)
-    result = process_wheel(path, config, output_dir=args.wheel_dir, dry_run=args.dry_run, progress=progress)
-    if progress is not None:
-        err.write("\r\x1b[K")
-    print(render_strip(result), file=err)
+    result = _with_progress(
+        path.name,
+        lambda progress: process_wheel(
+            path, config, output_dir=args.wheel_dir, dry_run=args.dry_run, progress=progress
+        ),
+    )
+    print(render_strip(result), file=sys.stderr)
     return result
 
 
@@ -265,10 +278,8 @@ def _tree(args: argparse.Namespace, config: Config, path: Path) -> Any:
         return listing
     if args.wheel_dir is not None or args.output is not None:
         raise StripwheelError(f"{path}: -w and -o are for wheels and binaries; a directory is stripped in place")
-    err = sys.stderr
-    progress = _progress(err, path.name or str(path))
-    report = process_tree(path, config, dry_run=args.dry_run, progress=progress)
-    if progress is not None:
-        err.write("\r\x1b[K")
-    print(render_tree_strip(report), file=err)
+    report = _with_progress(
+        path.name or str(path), lambda progress: process_tree(path, config, dry_run=args.dry_run, progress=progress)
+    )
+    print(render_tree_strip(report), file=sys.stderr)
     return report
