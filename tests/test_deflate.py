@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from stripwheel import _deflate
+from stripwheel.wheel import deflate as _deflate
 
 
 def sample(size: int, seed: int) -> bytes:

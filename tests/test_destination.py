@@ -17,7 +17,7 @@ from _helpers import check_wheel, section_names
 from _wheels import ODD_NAME, infos, pack, read, stored, variant
 from conftest import BINARIES, PURE_PYC
 from stripwheel._cli import main
-from stripwheel._destination import AtomicFile
+from stripwheel._durable import AtomicFile
 from stripwheel._errors import OutputError
 
 DIST = "demo-1.0.dist-info"

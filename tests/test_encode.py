@@ -1,4 +1,4 @@
-"""Pins ``_encode``: a stripped large library reuses the original's compressed image (slow: gcc).
+"""Pins ``wheel.encode``: a stripped large library reuses the original's compressed image (slow: gcc).
 
 The unchanged deflate blocks are spliced in, not recompressed, and the library still loads and
 computes what it did."""
@@ -14,8 +14,8 @@ import pytest
 
 from _helpers import check_wheel, install_wheel, need, run, section_names
 from _wheels import pack, stored
-from stripwheel import _deflate
 from stripwheel._cli import main
+from stripwheel.wheel import deflate as _deflate
 
 pytestmark = pytest.mark.slow
 
@@ -85,7 +85,7 @@ def test_partial_splice_check_and_full_inflate_agree(
 ) -> None:
     """Without what the partial check needs, the spliced stream is inflated in full instead:
     the same splice is accepted and the wheel comes out byte-identical."""
-    from stripwheel import _encode
+    from stripwheel.wheel import encode as _encode
 
     checks: list[bool] = []
     full_check = _encode.Spliced.check

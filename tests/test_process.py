@@ -23,7 +23,7 @@ from conftest import BINARIES, EXT
 from stripwheel import OutputError, _bytecode, binaries
 from stripwheel._cli import main
 from stripwheel._config import Config
-from stripwheel._process import process_wheel
+from stripwheel.wheel.executor import process_wheel
 
 SIGNATURES = {"demo-1.0.dist-info/RECORD.jws": b"{}", "demo-1.0.dist-info/RECORD.p7s": b"\x30\x80"}
 
@@ -258,7 +258,7 @@ class _FakeRun:
         self.closed: list[str] = []
 
     def carry_out(self, step: Any) -> Any:
-        from stripwheel._process import Outcome
+        from stripwheel.wheel.executor import Outcome
 
         self.started.append(step.name)
         if step.name == self.hold:
@@ -275,7 +275,7 @@ class _FakeRun:
 def _collect(run: _FakeRun, steps: list[Any], into: list[str]) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from stripwheel._process import _ordered
+    from stripwheel.wheel.executor import _ordered
 
     with ThreadPoolExecutor(2) as pool:
         for outcome in _ordered(pool, cast(Any, run), steps):

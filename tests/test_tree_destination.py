@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from stripwheel import binaries
-from stripwheel._encode import Blob
+from stripwheel._blob import Blob
 from stripwheel._record import encode_digest
-from stripwheel._tree_destination import FileError, Written, replace, update_record
-from stripwheel._tree_source import TreeSource
+from stripwheel.tree.walk import TreeSource
+from stripwheel.tree.writer import FileError, Written, replace, update_record
 
 
 def digest(data: bytes) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from stripwheel._errors import StripwheelError
-from stripwheel._tree_source import TreeSource, record_target
+from stripwheel.tree.walk import TreeSource, record_target
 
 
 def tree(root: Path) -> Path:

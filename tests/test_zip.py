@@ -9,7 +9,7 @@ import zlib
 
 import pytest
 
-from stripwheel._zip import U16_MAX, CountingSink, Payload, ZipWriter, _strip_zip64, new_info
+from stripwheel.wheel.zip import U16_MAX, CountingSink, Payload, ZipWriter, _strip_zip64, new_info
 
 
 def stored_payload(data: bytes) -> Payload:

@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _PUBLIC = {
-    "process_wheel": "_process",
-    "inspect_wheel": "_inspect",
+    "process_wheel": "wheel.executor",
+    "inspect_wheel": "wheel.inspect",
     "Config": "_config",
     "WheelReport": "_report",
     "InspectReport": "_report",
@@ -59,9 +59,9 @@ __all__ = [
 if TYPE_CHECKING:
     from ._config import Config
     from ._errors import ConfigError, OutputError, StripwheelError, WheelError
-    from ._inspect import inspect_wheel
-    from ._process import process_wheel
     from ._report import BinaryReport, BinaryView, InspectReport, WheelReport
+    from .wheel.executor import process_wheel
+    from .wheel.inspect import inspect_wheel
 
 
 def __getattr__(name: str) -> Any:

@@ -83,7 +83,7 @@ def gather(report: CheckReport, path: Path, views: list[BinaryView]) -> None:
 def check_path(report: CheckReport, path: Path) -> None:
     """Inspect one wheel, directory or bare binary into ``report``."""
     if path.is_dir():
-        from ._process_tree import inspect_tree
+        from .tree.executor import inspect_tree
 
         listing = inspect_tree(path)
         if listing.errors:
@@ -92,14 +92,14 @@ def check_path(report: CheckReport, path: Path) -> None:
     elif not path.exists():
         raise StripwheelError(f"{path}: no such file or directory")
     elif path.suffix == ".whl":
-        from ._inspect import inspect_wheel
+        from .wheel.inspect import inspect_wheel
 
         gather(report, path, inspect_wheel(path).binaries)
         size = path.stat().st_size
         if report.max_wheel_size is not None and size > report.max_wheel_size:
             report.oversized.append((str(path), size))
     else:
-        from ._process_file import inspect_file
+        from .tree.bare import inspect_file
 
         gather(report, path, inspect_file(path).binaries)
 

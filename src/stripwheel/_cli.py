@@ -27,7 +27,7 @@ from ._errors import ConfigError, StripwheelError
 from ._report import render_inspect, render_strip, render_tree_inspect, render_tree_strip, to_json
 
 if TYPE_CHECKING:
-    from ._process import Progress
+    from ._pool import Progress
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -215,13 +215,13 @@ def _one(args: argparse.Namespace, config: Config, path: Path) -> Any:
     if args.command == "strip" and args.output is not None:
         raise StripwheelError(f"{path}: -o/--output is for a bare binary; a wheel goes to -w DIR")
     if args.command == "inspect":
-        from ._inspect import inspect_wheel
+        from .wheel.inspect import inspect_wheel
 
         result: Any = inspect_wheel(path)
         if not args.json:
             print(render_inspect(result))
         return result
-    from ._process import process_wheel
+    from .wheel.executor import process_wheel
 
     result = _with_progress(
         path.name,
@@ -235,7 +235,7 @@ def _one(args: argparse.Namespace, config: Config, path: Path) -> Any:
 
 def _file(args: argparse.Namespace, config: Config, path: Path) -> Any:
     """A bare binary: stripped in place or into -o OUT, or inspected."""
-    from ._process_file import inspect_file, process_file
+    from .tree.bare import inspect_file, process_file
 
     if args.command == "inspect":
         listing = inspect_file(path)
@@ -269,7 +269,7 @@ def _check(args: argparse.Namespace, prog: str) -> int:
 
 def _tree(args: argparse.Namespace, config: Config, path: Path) -> Any:
     """A directory: an installed tree, stripped in place or inspected."""
-    from ._process_tree import inspect_tree, process_tree
+    from .tree.executor import inspect_tree, process_tree
 
     if args.command == "inspect":
         listing = inspect_tree(path)

@@ -98,8 +98,8 @@ def build_wheel(wheel_directory: str, config_settings: Settings = None, metadata
     """The inner backend's wheel, stripped in place; returns its final file name."""
     # The engine is imported here, not at the top: every other hook runs in a process of its
     # own (PEP 517 frontends), and importing the engine costs more than those hooks do.
-    from ._process import process_wheel
     from ._report import render_strip
+    from .wheel.executor import process_wheel
 
     config = _config(config_settings)
     if config.verify:

@@ -92,8 +92,8 @@ class StripwheelBuildHook(BuildHookInterface[WheelBuilderConfig]):
     def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
         if not self._applies(version) or self._options is None:
             return
-        from ._process import process_wheel  # imported only when there is a wheel to process
         from ._report import render_strip
+        from .wheel.executor import process_wheel  # imported only when there is a wheel to process
 
         try:
             report = process_wheel(Path(artifact_path), self._options)  # in place, never renamed

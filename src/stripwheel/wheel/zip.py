@@ -1,6 +1,6 @@
 """The zip format itself: record layouts, positioned reads, and a deterministic member writer.
 
-Nothing here knows about wheels or RECORD; ``_source`` and ``_destination`` build on it.
+Nothing here knows about wheels or RECORD; ``source`` and ``destination`` build on it.
 """
 
 from __future__ import annotations

@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from . import binaries
-from ._config import Config
-from ._debug_store import DebugFile, DebugStore
-from ._encode import Blob
-from ._report import BinaryReport
-from .binaries import elf, elf_debug
+from .. import binaries
+from .._blob import Blob
+from .._config import Config
+from .._report import BinaryReport
+from ..binaries import elf, elf_debug
+from .store import DebugFile, DebugStore
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from ._errors import StripwheelError
+from .._errors import StripwheelError
 
 Layout = str  # "build-id" or "debuginfod" (checked by the options model)
 

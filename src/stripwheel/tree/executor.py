@@ -12,18 +12,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from . import _transform, binaries
-from ._config import Config
-from ._debug_store import DebugStore, DebugStoreError
-from ._encode import Blob
-from ._errors import ConfigError
-from ._inspect import binary_view
-from ._plan import ARCHIVE_MAGIC, MIN_BINARY, Entry, Step, plan_tree
-from ._process import WORKERS, Progress
-from ._report import BinaryReport, BinaryView, TreeInspectReport, TreeReport
-from ._split_debug import Target, debug_fields, debug_store, split_debug_notes
-from ._tree_destination import FileError, Written, replace, update_record
-from ._tree_source import Identity, TreeFile, TreeSource, record_target
+from .. import _transform, binaries
+from .._blob import Blob
+from .._config import Config
+from .._errors import ConfigError
+from .._inspect import binary_view
+from .._plan import ARCHIVE_MAGIC, MIN_BINARY, Entry, Step, plan_tree
+from .._pool import WORKERS, Progress
+from .._report import BinaryReport, BinaryView, TreeInspectReport, TreeReport
+from ..debug.split import Target, debug_fields, debug_store, split_debug_notes
+from ..debug.store import DebugStore, DebugStoreError
+from .walk import Identity, TreeFile, TreeSource, record_target
+from .writer import FileError, Written, replace, update_record
 
 
 @dataclass
@@ -50,7 +50,7 @@ def process_tree(
     started = time.perf_counter()
     check_tree_config(config)
     if config.verify:
-        from . import _verify
+        from .. import _verify
 
         _verify.require()
     run = _TreeRun(TreeSource(root), config, dry_run)

@@ -4,118 +4,23 @@ unchanged image of a stripped binary (see ``_deflate``)."""
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import hashlib
-import mmap
 import tempfile
 import zlib
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Optional
 
-from . import _deflate, _record, binaries
-from ._source import Member, WheelSource
-from ._zip import CHUNK, pread
+from .. import _record, binaries
+from .._blob import Blob
+from . import deflate
+from .source import Member, WheelSource
+from .zip import CHUNK
 
 #: Mapped bytes handed to a write (and the hash) at once.
 VIEW = 16 << 20
 #: Members up to this size are held in memory; larger ones are spooled to a temporary file.
 IN_MEMORY = 32 << 20
-
-
-class Blob:
-    """A binary's contents: bytes when small, else a mapped file (a temporary one holding an
-    inflated member, or the file itself in an installed tree).
-
-    Rewriters parse ``buf`` (bytes, or an mmap touched only where headers lie); bulk copies
-    go through ``read`` (``pread``), so a 400 MB library never sits in memory.
-    """
-
-    def __init__(self, chunks: Iterable[bytes], size: int) -> None:
-        self.size = size
-        self._file: Optional[IO[bytes]] = None
-        self._map: Optional[mmap.mmap] = None
-        if size <= IN_MEMORY:
-            self.buf: binaries.Buffer = b"".join(chunks)
-            return
-        self._file = tempfile.TemporaryFile()
-        for chunk in chunks:
-            self._file.write(chunk)
-        self._file.flush()
-        self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
-        self.buf = self._map
-
-    @classmethod
-    def mapped(cls, file: IO[bytes], size: int) -> Blob:
-        """``file``'s contents without a copy, mapped read-only; the blob closes the file."""
-        blob = cls((), 0)
-        blob.size = size
-        blob._file = file
-        if size:
-            blob._map = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
-            blob.buf = blob._map
-        return blob
-
-    def read(self, offset: int, length: int) -> Iterator[bytes]:
-        if self._file is None:
-            view = memoryview(self.buf)
-            for start in range(offset, offset + length, CHUNK):
-                yield bytes(view[start : min(start + CHUNK, offset + length)])
-            return
-        end = offset + length
-        while offset < end:
-            chunk = pread(self._file, min(CHUNK, end - offset), offset)
-            if not chunk:
-                raise OSError("file truncated while it was read")
-            offset += len(chunk)
-            yield chunk
-
-    def views(self, result: binaries.Stripped) -> Iterator[bytes | memoryview]:
-        """The output's pieces without copying a mapped input (slices of its memory)."""
-        if self._map is None:
-            yield from self.pieces(result)
-            return
-        whole = memoryview(self._map)
-        try:
-            for piece in result.pieces:
-                if isinstance(piece, binaries.Copy):
-                    end = piece.offset + piece.length
-                    for start in range(piece.offset, end, VIEW):
-                        with whole[start : min(start + VIEW, end)] as view:
-                            yield view
-                elif piece:
-                    yield bytes(piece)
-        finally:
-            whole.release()
-
-    def pieces(self, result: binaries.Stripped) -> Iterator[bytes]:
-        """The rewritten file's bytes, in chunks."""
-        return self.pieces_of(result.pieces)
-
-    def pieces_of(self, pieces: Iterable[binaries.Piece]) -> Iterator[bytes]:
-        """The bytes that ``pieces`` (of this input) stand for, in chunks."""
-        for piece in pieces:
-            if isinstance(piece, binaries.Copy):
-                yield from self.read(piece.offset, piece.length)
-            elif piece:
-                yield bytes(piece)
-
-    def close(self) -> None:
-        if self._map is not None:
-            try:
-                self._map.close()
-            except BufferError:
-                # A rewriter's view into the map is still alive in cyclic garbage: collect it
-                # and try again; failing that, the map closes itself once that view is freed.
-                gc.collect()
-                with contextlib.suppress(BufferError):
-                    self._map.close()
-            self._map = None
-            self.buf = b""
-        if self._file is not None:
-            self._file.close()
-            self._file = None
 
 
 class Encoded:
@@ -148,7 +53,7 @@ class Spool(Encoded):
                 self.file_size += len(chunk)
                 yield chunk
 
-        for data in _deflate.deflate_stream(hashed(), pool):
+        for data in deflate.deflate_stream(hashed(), pool):
             self._file.write(data)
             self.compress_size += len(data)
         self.digest = _record.encode_digest(hasher.digest())
@@ -169,7 +74,7 @@ class Spliced(Encoded):
     """New head and tail around the input member's own compressed middle (see ``_deflate``)."""
 
     def __init__(
-        self, source: WheelSource, member: Member, splice: _deflate.Splice, before: bytes, after: bytes
+        self, source: WheelSource, member: Member, splice: deflate.Splice, before: bytes, after: bytes
     ) -> None:
         self._source = source
         self._member = member
@@ -263,24 +168,24 @@ def encode(
     member: Member,
     blob: Blob,
     result: binaries.Stripped,
-    boundaries: list[_deflate.Boundary],
+    boundaries: list[deflate.Boundary],
     pool: Optional[ThreadPoolExecutor],
 ) -> Encoded:
     """Deflate the output, reusing the input's compressed blocks where they still fit."""
     same = _identical_run(result)
-    splice = _deflate.plan_splice(boundaries, same)
+    splice = deflate.plan_splice(boundaries, same)
     if splice is not None:
         first, last = (b"".join(source.raw(member, bit // 8, 1)) for bit in (splice.start.bit, splice.end.bit))
-        head = b"".join(_deflate.deflate_stream(_output_range(blob, result, 0, splice.start.offset), pool, final=False))
-        window = b"".join(blob.read(splice.end.offset - _deflate.WINDOW, _deflate.WINDOW))
+        head = b"".join(deflate.deflate_stream(_output_range(blob, result, 0, splice.start.offset), pool, final=False))
+        window = b"".join(blob.read(splice.end.offset - deflate.WINDOW, deflate.WINDOW))
         tail = b"".join(
-            _deflate.deflate_stream(_output_range(blob, result, splice.end.offset, result.size), pool, window)
+            deflate.deflate_stream(_output_range(blob, result, splice.end.offset, result.size), pool, window)
         )
-        before, after = _deflate.spliced_parts(splice, head, first[0], last[0], tail)
+        before, after = deflate.spliced_parts(splice, head, first[0], last[0], tail)
         spliced = Spliced(source, member, splice, before, after)
         # Checks the new head and tail only; the reused middle provably decodes as it did in
         # the input (see check_splice). None: that proof is out of reach, inflate it all.
-        verdict = _deflate.check_splice(
+        verdict = deflate.check_splice(
             splice,
             same,
             before,

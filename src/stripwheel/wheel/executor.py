@@ -11,28 +11,29 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
-from . import _bytecode, _deflate, _transform, binaries
-from ._config import Config
-from ._destination import AtomicFile, WheelDestination
-from ._encode import IN_MEMORY, Blob, Encoded, Spool, encode
-from ._errors import WheelError
-from ._plan import MIN_BINARY, Entry, Plan, Step, Wheel, plan
-from ._report import BinaryReport, WheelReport
-from ._source import Member, WheelSource
-from ._split_debug import Target, debug_fields, debug_store, split_debug_notes
-from ._zip import CountingSink
+from .. import _bytecode, _transform, binaries
+from .._blob import IN_MEMORY, Blob
+from .._config import Config
+from .._durable import AtomicFile
+from .._errors import WheelError
+from .._plan import MIN_BINARY, Entry, Plan, Step, Wheel, plan
+from .._pool import WORKERS, Progress
+from .._report import BinaryReport, WheelReport
+from ..debug.split import Target, debug_fields, debug_store, split_debug_notes
+from . import compile, deflate
+from .destination import WheelDestination
+from .encode import Encoded, Spool, encode
+from .source import Member, WheelSource
+from .zip import CountingSink
 
-WORKERS = max(1, min(4, os.cpu_count() or 1))
 #: Members smaller than this are processed inline: a thread hand-off would cost more.
 INLINE_BELOW = 1 << 20
 #: Stored bytes of stripped members whose outcomes may be done and waiting for their turn.
 AHEAD = 128 << 20
 #: Up to ``WORKERS`` members at least this large start before everything else.
 EARLY_FROM = 16 << 20
-
-Progress = Callable[[int, int], None]
 
 
 @dataclass
@@ -60,13 +61,13 @@ class _Run:
         self.pool = pool
         self.debug = debug_store(config, dry_run)
         self.members = {m.name: m for m in source.members}
-        self.tags, self.warnings = _transform.sourceless_tags(source.tags, config, source.label)
+        self.tags, self.warnings = compile.sourceless_tags(source.tags, config, source.label)
         data_dir = next((d for d in source.top_level if d.endswith(".data")), "")
         wheel = Wheel(
             source.dist_info, source.record_name, data_dir, sys.implementation.cache_tag, self.tags is not None
         )
         self.plan: Plan = plan(self._entries(), config, wheel)
-        self.compiled = _transform.compile_modules(source, self.plan.compiled, config)
+        self.compiled = compile.compile_modules(source, self.plan.compiled, config)
 
     def _entries(self) -> list[Entry]:
         looking = self.config.strip != "none"
@@ -100,8 +101,8 @@ class _Run:
 
     def _strip(self, step: Step, fmt: binaries.Format, member: Member) -> Outcome:
         info = member.info
-        boundaries: list[_deflate.Boundary] = []
-        index = info.file_size >= _deflate.MIN_REUSE + _deflate.WINDOW
+        boundaries: list[deflate.Boundary] = []
+        index = info.file_size >= deflate.MIN_REUSE + deflate.WINDOW
         with self.source.open(member, boundaries if index else None) as stream:
             blob = Blob(stream, info.file_size)
         target = None
@@ -300,7 +301,7 @@ def process_wheel(
     """
     started = time.perf_counter()
     if config.verify:
-        from . import _verify
+        from .. import _verify
 
         _verify.require()
     wheel = Path(wheel)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._errors import StripwheelError
+from .._errors import StripwheelError
 
 
 @dataclass(frozen=True)

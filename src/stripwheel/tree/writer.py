@@ -13,9 +13,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import _record, binaries
-from ._encode import Blob
-from ._tree_source import Identity, TreeFile, record_target
+from .. import _record, binaries
+from .._blob import Blob
+from .walk import Identity, TreeFile, record_target
 
 
 class FileError(Exception):

@@ -15,10 +15,11 @@ from typing import BinaryIO
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
-from . import _deflate, _record
-from ._errors import WheelError
-from ._record import SIGNATURES, Row
-from ._zip import CHUNK, FLAG_ENCRYPTED, LOCAL, LOCAL_EXTRA_LEN, LOCAL_MAGIC, LOCAL_NAME_LEN, pread
+from .. import _record
+from .._errors import WheelError
+from .._record import SIGNATURES, Row
+from . import deflate
+from .zip import CHUNK, FLAG_ENCRYPTED, LOCAL, LOCAL_EXTRA_LEN, LOCAL_MAGIC, LOCAL_NAME_LEN, pread
 
 #: RECORD larger than this is not a RECORD.
 MAX_RECORD = 64 << 20
@@ -190,7 +191,7 @@ class WheelSource:
             remaining -= len(chunk)
             yield chunk
 
-    def inflate(self, member: Member, boundaries: list[_deflate.Boundary] | None = None) -> Iterator[bytes]:
+    def inflate(self, member: Member, boundaries: list[deflate.Boundary] | None = None) -> Iterator[bytes]:
         """The member's contents, in chunks, checked against its CRC and declared size.
 
         Inflation is bounded by the declared size, so a deflate bomb costs no more memory
@@ -203,10 +204,10 @@ class WheelSource:
         total = 0
         deflated = info.compress_type == zipfile.ZIP_DEFLATED
         raw = self.raw(member)
-        if deflated and boundaries is not None and _deflate.can_index():
-            raw = _deflate.inflate_indexed(raw, boundaries)
-            if expected >= _deflate.READ_AHEAD_FROM:
-                raw = _deflate.read_ahead(raw)
+        if deflated and boundaries is not None and deflate.can_index():
+            raw = deflate.inflate_indexed(raw, boundaries)
+            if expected >= deflate.READ_AHEAD_FROM:
+                raw = deflate.read_ahead(raw)
             deflated = False  # already inflated: the loop below only checks
         inflater = zlib.decompressobj(-15) if deflated else None
         try:
@@ -262,7 +263,7 @@ class WheelSource:
             return b""  # the full read reports the corruption, with the member's name
         return out[:size]
 
-    def open(self, member: Member, boundaries: list[_deflate.Boundary] | None = None) -> Verified:
+    def open(self, member: Member, boundaries: list[deflate.Boundary] | None = None) -> Verified:
         """The member's contents as a stream checked against its CRC, size and RECORD hash.
 
         Use it as a context manager: leaving the block normally reads whatever the consumer
@@ -287,7 +288,7 @@ HEAD_STEP = 4096
 class Verified:
     """One member's contents, read once, checked against RECORD when fully read."""
 
-    def __init__(self, source: WheelSource, member: Member, boundaries: list[_deflate.Boundary] | None) -> None:
+    def __init__(self, source: WheelSource, member: Member, boundaries: list[deflate.Boundary] | None) -> None:
         self.member = member
         self._label = source.label
         self._chunks = source.inflate(member, boundaries)

@@ -8,18 +8,18 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from . import _transform, binaries
-from ._config import Config
-from ._destination import AtomicFile
-from ._encode import Blob
-from ._errors import StripwheelError
-from ._inspect import binary_view
-from ._plan import MIN_BINARY
-from ._process_tree import check_tree_config, file_report
-from ._report import TreeInspectReport, TreeReport
-from ._split_debug import Target, debug_store, split_debug_notes
-from ._tree_destination import FileError, replace
-from ._tree_source import Identity, TreeFile
+from .. import _transform, binaries
+from .._blob import Blob
+from .._config import Config
+from .._durable import AtomicFile
+from .._errors import StripwheelError
+from .._inspect import binary_view
+from .._plan import MIN_BINARY
+from .._report import TreeInspectReport, TreeReport
+from ..debug.split import Target, debug_store, split_debug_notes
+from .executor import check_tree_config, file_report
+from .walk import Identity, TreeFile
+from .writer import FileError, replace
 
 
 def binary_format(path: Path) -> Optional[binaries.Format]:
@@ -48,7 +48,7 @@ def process_file(path: Path, config: Config, *, output: Optional[Path] = None, d
     started = time.perf_counter()
     check_tree_config(config)
     if config.verify:
-        from . import _verify
+        from .. import _verify
 
         _verify.require()
     fmt, blob, file = _open(path)

@@ -3,21 +3,17 @@ of all, each write returning its RECORD row; and the temporary file renamed into
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Callable
-from pathlib import Path
-from typing import IO, Optional
+from typing import Optional
 
-from . import _deflate, _record
-from ._encode import Encoded
-from ._errors import OutputError
-from ._record import Row
-from ._source import Member, WheelSource
-from ._zip import CHUNK, Payload, Sink, ZipWriter, new_info
+from .. import _record
+from .._record import Row
+from . import deflate
+from .encode import Encoded
+from .source import Member, WheelSource
+from .zip import Payload, Sink, ZipWriter, new_info
 
 
 class WheelDestination:
@@ -75,7 +71,7 @@ class WheelDestination:
 
     def add(self, name: str, data: bytes, date_time: tuple[int, int, int, int, int, int]) -> Row:
         """A new member (``SOURCE_DATE_EPOCH`` dates it when set, else ``date_time``)."""
-        compressed = _deflate.deflate(data)
+        compressed = deflate.deflate(data)
         row = Row(name, "sha256", _record.digest(data), len(data))
         self._added.append(row)
         self.changed = True
@@ -106,7 +102,7 @@ class WheelDestination:
         source = self._source
         record = _new_record(source, self._rows, self._added)
         info = next(m.info for m in source.members if m.name == source.record_name)
-        stored = _deflate.deflate(record) if info.compress_type == zipfile.ZIP_DEFLATED else record
+        stored = deflate.deflate(record) if info.compress_type == zipfile.ZIP_DEFLATED else record
         self._writer.add(info, Payload(info.compress_type, zlib.crc32(record), len(stored), len(record), [stored]))
         self._writer.close(source.comment)
         self.installed_size += len(record)
@@ -129,56 +125,3 @@ def _new_record(source: WheelSource, changes: dict[str, Optional[Row]], added: l
     if not own:
         rows.append(Row(source.record_name, None, None, None))
     return _record.render(rows)
-
-
-class AtomicFile:
-    """A temporary file beside ``target`` that becomes ``target`` by one rename, or vanishes.
-
-    Every ``OSError`` on the way becomes one :class:`OutputError` naming the path.
-    """
-
-    def __init__(self, target: Path, mode: Optional[int]) -> None:
-        self.target = target
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        except OSError as exc:
-            raise OutputError(target.parent, exc) from None
-        self.path = Path(name)
-        self.file: IO[bytes] = os.fdopen(fd, "wb")
-        if mode is None:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
-        try:
-            os.chmod(name, mode & 0o7777)
-        except OSError as exc:
-            self.discard()
-            raise OutputError(self.path, exc) from None
-
-    def write(self, data: bytes, /) -> int:
-        try:
-            return self.file.write(data)
-        except OSError as exc:
-            raise OutputError(self.target, exc) from None
-
-    def copy_from(self, source: Path) -> None:
-        """Fill the file with ``source``'s bytes (the input unchanged, for ``-w DIR``)."""
-        with open(source, "rb") as src:
-            while chunk := src.read(CHUNK):
-                self.write(chunk)
-
-    def commit(self) -> None:
-        """Close and rename over the target."""
-        try:
-            self.file.close()
-            os.replace(self.path, self.target)
-        except OSError as exc:
-            self.discard()
-            raise OutputError(self.target, exc) from None
-
-    def discard(self) -> None:
-        """Close and remove the temporary file (nothing happens to the target)."""
-        with contextlib.suppress(OSError):  # the file is going anyway
-            self.file.close()
-        self.path.unlink(missing_ok=True)

@@ -1,0 +1,1 @@
+"""Installed trees and bare files: walked, stripped in place by rename, RECORD kept true."""

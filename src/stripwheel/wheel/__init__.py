@@ -1,0 +1,1 @@
+"""Wheels: the zip read and checked, members transformed, the wheel written with its RECORD."""
