@@ -5,7 +5,10 @@ pyarrow, and a copy of the running Python installation (executable, libpython, s
 lib-dynload). Per tree, in one run and alternating (ours, peer, ours, peer, ...), each on a
 fresh ``cp -a`` copy:
 
-* ours: ``python -m stripwheel strip COPY``;
+* ours: ``python -m stripwheel strip --json COPY``, whose report says how long the run waited
+  for its data to reach the disk (a batch of files pays one ``syncfs``; the peer never syncs);
+* with ``--baseline SRC`` (the ``src`` directory of another checkout, e.g. an older commit made
+  with ``git worktree add``), that version too, as "before";
 * peer: ``find COPY -type f ( -name '*.so*' -o -path '*/bin/*' ) -exec strip --strip-unneeded {} +``
   (what Docker recipes and buildpacks run; strip complains about scripts and goes on).
 
@@ -14,7 +17,7 @@ wall time (above 1.0 means more than one core was busy). Then, once, on the venv
 (not a copy, so uv's cache links are live): what each leaves broken: ``import numpy`` and a
 BLAS call, uv's cache (hashed before and after), and the RECORD rows that no longer match.
 
-Run with the project's venv python: ``python bench/trees.py [--repeat N]``.
+Run with the project's venv python: ``python bench/trees.py [--repeat N] [--baseline SRC]``.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import argparse
 import base64
 import csv
 import hashlib
+import json
 import os
 import shutil
 import statistics
@@ -63,6 +67,8 @@ class Timed:
     cpu: float
     returncode: int
     stderr: str
+    #: the seconds stripwheel's report says it waited for the disk
+    synced: float = 0.0
 
 
 @dataclass
@@ -73,15 +79,20 @@ class Result:
     size_peer: int = 0
     ours: list[Timed] = field(default_factory=list)
     peer: list[Timed] = field(default_factory=list)
+    before: list[Timed] = field(default_factory=list)
 
 
-def run_timed(cmd: list[str]) -> Timed:
-    """Wall time and CPU time (user + system of the child and its children) of ``cmd``."""
+def run_timed(cmd: list[str], env: dict[str, str] | None = None) -> Timed:
+    """Wall time and CPU time (user + system of the child and its children) of ``cmd``; with
+    ``--json`` in it, the time the report says was spent syncing."""
     before, start = os.times(), time.perf_counter()
-    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, env=env)
     seconds, after = time.perf_counter() - start, os.times()
     cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
-    return Timed(seconds, cpu, proc.returncode, proc.stderr.decode(errors="replace"))
+    synced = 0.0
+    if "--json" in cmd and proc.returncode == 0:
+        synced = sum(r.get("sync_seconds", 0.0) for r in json.loads(proc.stdout)["trees"])
+    return Timed(seconds, cpu, proc.returncode, proc.stderr.decode(errors="replace"), synced)
 
 
 def tree_size(root: Path) -> int:
@@ -165,12 +176,16 @@ def fresh_copy(source: Path, name: str) -> Path:
     return target
 
 
-def bench(name: str, source: Path, repeat: int) -> Result:
+def bench(name: str, source: Path, repeat: int, baseline: Path | None) -> Result:
     result = Result(name, size_before=tree_size(source))
     for _ in range(repeat):
         copy = fresh_copy(source, f"{name}-ours")
-        result.ours.append(run_timed([sys.executable, "-m", "stripwheel", "strip", str(copy)]))
+        result.ours.append(run_timed([sys.executable, "-m", "stripwheel", "strip", "--json", str(copy)]))
         result.size_ours = tree_size(copy)
+        if baseline is not None:
+            copy = fresh_copy(source, f"{name}-before")
+            env = dict(os.environ, PYTHONPATH=str(baseline.resolve()))
+            result.before.append(run_timed([sys.executable, "-m", "stripwheel", "strip", str(copy)], env))
         copy = fresh_copy(source, f"{name}-peer")
         result.peer.append(run_timed(["find", str(copy), *PEER]))
         result.size_peer = tree_size(copy)
@@ -202,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--work", type=Path, default=WORK, help="where the trees and uv's cache go")
+    parser.add_argument("--baseline", type=Path, help="the src directory of another stripwheel, timed as 'before'")
     args = parser.parse_args(argv)
     work: Path = args.work
     cache = work / "uv-cache"
@@ -210,23 +226,27 @@ def main(argv: list[str] | None = None) -> int:
     venv = make_venv(work / "venv", cache)
     python = python_copy(work / "python")
     results = [
-        bench("venv (numpy, scipy, pandas, pyarrow)", venv, args.repeat),
-        bench("Python installation", python, args.repeat),
+        bench("venv (numpy, scipy, pandas, pyarrow)", venv, args.repeat, args.baseline),
+        bench("Python installation", python, args.repeat, args.baseline),
     ]
     print(f"{args.repeat} alternated runs each; medians; {os.cpu_count()} cores; work in {work}\n")
     print(
-        "| tree | MB before | MB after: stripwheel / peer | stripwheel s | peer s | ratio | CPU/wall: stripwheel / peer |"
+        "| tree | MB before | MB after: stripwheel / peer | stripwheel s | of which syncing | peer s | ratio "
+        "| ratio without the sync | before s | CPU/wall: stripwheel / peer |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         ours, peer = median(r.ours), median(r.peer)
+        synced = statistics.median(t.synced for t in r.ours)
+        before = f"{median(r.before):.2f}" if r.before else "-"
         cpu_ours = statistics.median(t.cpu / t.seconds for t in r.ours)
         cpu_peer = statistics.median(t.cpu / t.seconds for t in r.peer)
         print(
             f"| {r.name} | {r.size_before / 1e6:.1f} | {r.size_ours / 1e6:.1f} / {r.size_peer / 1e6:.1f} | "
-            f"{ours:.2f} | {peer:.2f} | {ours / peer:.2f} | {cpu_ours:.2f} / {cpu_peer:.2f} |"
+            f"{ours:.2f} | {synced:.2f} | {peer:.2f} | {ours / peer:.2f} | {(ours - synced) / peer:.2f} | {before} | "
+            f"{cpu_ours:.2f} / {cpu_peer:.2f} |"
         )
-        failed = [t for t in r.ours if t.returncode != 0]
+        failed = [t for t in r.ours + r.before if t.returncode != 0]
         if failed:
             print(f"  stripwheel failed: {failed[0].stderr.strip().splitlines()[-1]}")
     print("\nWhat each leaves behind on the uv venv itself (cache links live):\n")

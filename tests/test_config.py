@@ -124,6 +124,9 @@ def test_pyproject_layer(tmp_path: Path) -> None:
         ("lib?.so", ["liba.so"], ["libab.so"]),
         ("lib[!x].so", ["liba.so"], ["libx.so"]),
         ("a,b *.txt", ["data/a,b x.txt"], []),
+        # a name may hold a newline: ``**`` spans it, and a final one is no end of the name
+        ("**", ["pkg/a\nb.so", "new\nline/x.so"], []),
+        ("*.so", ["pkg/a\nb.so"], ["pkg/a.so\n", "pkg/a.so\nx"]),
     ],
 )
 def test_globs(glob: str, matches: list[str], misses: list[str]) -> None:

@@ -17,8 +17,6 @@ from _helpers import check_wheel, section_names
 from _wheels import ODD_NAME, infos, pack, read, stored, variant
 from conftest import BINARIES, PURE_PYC
 from stripwheel._cli import main
-from stripwheel._durable import AtomicFile
-from stripwheel._errors import OutputError
 
 DIST = "demo-1.0.dist-info"
 RECORD = f"{DIST}/RECORD"
@@ -82,38 +80,6 @@ def test_new_members_are_dated_by_source_date_epoch(
     three = tmp_path / "three"
     assert main(["strip", "--bytecode", "compile", "-w", str(three), str(pure_wheel)]) == 0
     assert infos(three / pure_wheel.name)[PURE_PYC].date_time == (1980, 1, 1, 0, 0, 0)
-
-
-def test_atomic_file_replaces_the_target_by_one_rename(tmp_path: Path) -> None:
-    """Until ``commit`` the target is untouched and the bytes sit in a hidden file beside it;
-    ``commit`` renames that file over the target with the mode asked for."""
-    target = tmp_path / "out" / "demo-1.0-py3-none-any.whl"
-    target.parent.mkdir()
-    target.write_bytes(b"old")
-    atomic = AtomicFile(target, 0o640)
-    atomic.write(b"new")
-    assert target.read_bytes() == b"old"
-    assert atomic.path.parent == target.parent and atomic.path.name.startswith(f".{target.name}.")
-    atomic.commit()
-    assert target.read_bytes() == b"new" and (target.stat().st_mode & 0o777) == 0o640
-    assert sorted(p.name for p in target.parent.iterdir()) == [target.name]
-
-
-def test_atomic_file_discard_leaves_nothing(tmp_path: Path) -> None:
-    target = tmp_path / "demo-1.0-py3-none-any.whl"
-    target.write_bytes(b"old")
-    atomic = AtomicFile(target, None)
-    atomic.write(b"half a wheel")
-    atomic.discard()
-    assert target.read_bytes() == b"old"
-    assert sorted(p.name for p in tmp_path.iterdir()) == [target.name]
-
-
-def test_atomic_file_cannot_make_its_directory(tmp_path: Path) -> None:
-    """A regular file where the directory should be: an OutputError naming the path."""
-    (tmp_path / "file").write_text("")
-    with pytest.raises(OutputError, match="cannot write"):
-        AtomicFile(tmp_path / "file" / "out" / "demo-1.0-py3-none-any.whl", None)
 
 
 # --- with real binaries

@@ -23,7 +23,17 @@ from _elf_fixtures import (
     run,
     tool,
 )
-from stripwheel.binaries import BinaryError, Copy, Level, Stripped, Unchanged, elf
+from stripwheel.binaries import (
+    DEBUG_FILE_KIND,
+    DEBUG_FILE_REASON,
+    BinaryError,
+    Copy,
+    Level,
+    Stripped,
+    Unchanged,
+    elf,
+    elf_debug,
+)
 
 LEVELS: tuple[Level, ...] = ("all", "debug")
 
@@ -517,3 +527,138 @@ def test_not_elf_is_an_error() -> None:
     with pytest.raises(BinaryError):
         elf.strip(b"MZ" + bytes(100), "all")
     assert elf.MAGICS == (b"\x7fELF",)
+
+
+# -- separate debug files: recognised from the section headers, never stripped ------------------
+
+SHF_EXECINSTR = 0x4
+ALLOC, ALLOC_X, ALLOC_W = elf.SHF_ALLOC, elf.SHF_ALLOC | SHF_EXECINSTR, elf.SHF_ALLOC | elf.SHF_WRITE
+
+
+def tiny_elf(sections: list[tuple[int, int, int]], e_type: int = elf.ET_DYN) -> bytes:
+    """An x86_64 ELF64 file of headers alone: the null section, ``sections`` (sh_type, sh_flags,
+    sh_size; at most 64 bytes, all pointing at the same zero bytes), then ``.shstrtab``."""
+    body, names = bytes(64), b"\0.shstrtab\0"
+    table_at = align(64 + len(body) + len(names), 8)
+    headers = [bytes(64)]
+    headers += [
+        struct.pack("<IIQQQQIIQQ", 0, kind, flags, 0x1000, 64, size, 0, 0, 1, 0) for kind, flags, size in sections
+    ]
+    headers.append(struct.pack("<IIQQQQIIQQ", 1, elf.SHT_STRTAB, 0, 0, 64 + len(body), len(names), 0, 0, 1, 0))
+    ident = b"\x7fELF\x02\x01\x01" + bytes(9)
+    header = struct.pack(
+        "<16sHHIQQQIHHHHHH", ident, e_type, 62, 1, 0, 0, table_at, 0, 64, 56, 0, 64, len(headers), len(headers) - 1
+    )
+    data = header + body + names
+    return data + bytes(table_at - len(data)) + b"".join(headers)
+
+
+def align(value: int, alignment: int) -> int:
+    return (value + alignment - 1) // alignment * alignment
+
+
+NOBITS, PROGBITS, NOTE = elf.SHT_NOBITS, elf.SHT_PROGBITS, elf.SHT_NOTE
+
+
+@pytest.mark.parametrize(
+    ("sections", "e_type", "expected"),
+    [
+        ([(NOBITS, ALLOC_X, 16)], elf.ET_DYN, True),  # .text turned NOBITS
+        ([(NOTE, ALLOC, 16), (NOBITS, ALLOC, 16), (NOBITS, ALLOC_W, 16)], elf.ET_EXEC, True),  # notes keep bytes
+        ([(PROGBITS, ALLOC, 0), (NOBITS, ALLOC_X, 16)], elf.ET_DYN, True),  # an empty section says nothing
+        ([(NOBITS, ALLOC_X, 16)], elf.ET_REL, True),  # objcopy --only-keep-debug of an object
+        ([(NOBITS, ALLOC_W, 16)], elf.ET_DYN, False),  # .bss alone: every binary's NOBITS is writable
+        ([(NOBITS, ALLOC_W | SHF_EXECINSTR, 16)], elf.ET_DYN, False),  # ppc32 bss-plt .plt
+        ([(NOTE, ALLOC, 16)], elf.ET_DYN, False),  # nothing turned NOBITS
+        ([(PROGBITS, ALLOC_X, 16), (NOBITS, ALLOC, 16)], elf.ET_DYN, False),  # real contents
+        ([(PROGBITS, 0, 16)], elf.ET_REL, False),  # no allocated section: a .dwo file
+        ([(NOBITS, ALLOC_X, 16)], elf.ET_CORE, False),  # a core describes memory
+    ],
+)
+def test_debug_file_predicate_on_hand_made_headers(
+    sections: list[tuple[int, int, int]], e_type: int, expected: bool
+) -> None:
+    data = tiny_elf(sections, e_type)
+    assert elf.is_debug_file(data) is expected
+    if expected:
+        assert_left_alone(data)
+
+
+def test_debug_file_predicate_is_false_for_odd_and_malformed_files() -> None:
+    good = tiny_elf([(NOBITS, ALLOC_X, 16)])
+    assert elf.is_debug_file(good)
+    no_sections = bytearray(good)
+    struct.pack_into("<QIHHHHHH", no_sections, 40, 0, 0, 64, 56, 0, 64, 0, 0)  # e_shoff = e_shnum = 0
+    assert not elf.is_debug_file(bytes(no_sections))
+    bad_entry = bytearray(good)
+    struct.pack_into("<H", bad_entry, 58, 40)  # e_shentsize of ELF32
+    assert not elf.is_debug_file(bytes(bad_entry))
+    for data in (good[:-10], good[:20], b"", b"MZ" + bytes(100)):
+        assert not elf.is_debug_file(data)
+
+
+def assert_left_alone(data: bytes) -> None:
+    """Neither level strips a debug file, inspect says what it is, and no debug file or
+    MiniDebugInfo is made of it."""
+    for level in LEVELS:
+        result = elf.strip(data, level)
+        assert result == Unchanged(DEBUG_FILE_REASON, clean=False)
+        assert elf_debug.debug_file(data, level) is None
+    assert elf_debug.mini_debuginfo(data) is None
+    info = elf.inspect(data)
+    assert info.kind == DEBUG_FILE_KIND and info.strippable == {"all": 0, "debug": 0}
+    assert info.note == DEBUG_FILE_REASON and info.size == len(data)
+
+
+def debug_forms(path: Path, tmp_path: Path, objcopy: str = "objcopy") -> dict[str, bytes]:
+    """The debug files of ``path``: ``objcopy --only-keep-debug`` and stripwheel's own (both
+    levels; none for an object file, which stripwheel does not strip)."""
+    out = tmp_path / f"{path.name}.{os.path.basename(objcopy)}.debug"
+    run(tool(objcopy), "--only-keep-debug", path, out)
+    forms = {objcopy: out.read_bytes()}
+    data = path.read_bytes()
+    for level in LEVELS:
+        parts = elf_debug.debug_file(data, level)
+        if parts is not None:
+            forms[f"stripwheel-{level}"] = b"".join(
+                bytes(data[p.offset : p.offset + p.length]) if isinstance(p, Copy) else p for p in parts.pieces
+            )
+    return forms
+
+
+NATIVE_KINDS = ["ext", "lib", "pie", "exe", "patched", "patched_pie", "obj"]
+
+
+@pytest.mark.parametrize("which", NATIVE_KINDS)
+def test_debug_files_of_native_binaries_are_left_alone(native: Native, which: str, tmp_path: Path) -> None:
+    path: Path = getattr(native, which)
+    forms = debug_forms(path, tmp_path)
+    assert len(forms) == (1 if which == "obj" else 3)
+    for name, data in forms.items():
+        assert elf.is_debug_file(data), name
+        assert_left_alone(data)
+
+
+@pytest.mark.parametrize("target", sorted(CROSS_TARGETS))
+def test_debug_files_of_cross_binaries_are_left_alone(cross: dict[str, Path], target: str, tmp_path: Path) -> None:
+    """ELF32, big-endian and other machines; llvm-objcopy's form is the same as binutils'."""
+    assert not elf.is_debug_file(cross[target].read_bytes())
+    for name, data in debug_forms(cross[target], tmp_path, "llvm-objcopy-19").items():
+        assert elf.is_debug_file(data), name
+        assert_left_alone(data)
+
+
+def test_normal_binaries_are_not_debug_files(native: Native, tmp_path: Path) -> None:
+    """Every kind of normal binary, stripped or not, by stripwheel or by binutils."""
+    paths = [getattr(native, which) for which in NATIVE_KINDS] + [native.many]
+    for path in [native.lib, native.exe, native.pie]:
+        for level in LEVELS:
+            paths.append(stripped(path, level, tmp_path / f"{path.name}.{level}"))
+        for option in ("--strip-all", "--strip-debug", "--strip-unneeded"):
+            out = tmp_path / f"{path.name}{option}"
+            run(tool("strip"), option, path, "-o", out)
+            paths.append(out)
+    for path in paths:
+        assert not elf.is_debug_file(path.read_bytes()), path
+        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            assert not elf.is_debug_file(mm), path

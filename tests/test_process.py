@@ -257,7 +257,7 @@ class _FakeRun:
         self.started: list[str] = []
         self.closed: list[str] = []
 
-    def carry_out(self, step: Any) -> Any:
+    def prepare(self, step: Any) -> Any:
         from stripwheel.wheel.executor import Outcome
 
         self.started.append(step.name)

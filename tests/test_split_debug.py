@@ -22,8 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from _helpers import check_elf, need, run
+import _wheels
+from _helpers import check_elf, check_wheel, need, run
 from stripwheel._cli import main
+from stripwheel.binaries import DEBUG_FILE_KIND, DEBUG_FILE_REASON
 
 pytestmark = pytest.mark.slow
 
@@ -348,3 +350,122 @@ def test_split_dwarf_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[s
     )
     assert main(["strip", "--split-debug", str(tmp_path / "debug"), str(tree)]) == 0
     assert "libsplit.so: uses split DWARF; its .dwo/.dwp files are not in .build-id/" in capsys.readouterr().err
+
+
+# -- a debug file is never stripped: as a bare file, in a tree, in a wheel, nor counted by check
+
+
+@pytest.fixture(scope="module")
+def debug_files(originals: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """Debug files of a shared object and of a PIE executable, as ``objcopy --only-keep-debug``
+    writes them and as stripwheel's own ``--split-debug`` does."""
+    work = tmp_path_factory.mktemp("debug-files")
+    files: dict[str, bytes] = {}
+    for name in ("libhelper.so", "tool"):
+        out = work / f"{name}.objcopy.debug"
+        run(need("objcopy"), "--only-keep-debug", originals / name, out)
+        files[f"objcopy-{name}"] = out.read_bytes()
+    tree = work / "tree"
+    tree.mkdir()
+    for name in ("libhelper.so", "tool"):
+        shutil.copy(originals / name, tree)
+    proc = subprocess.run(
+        [need("stripwheel"), "strip", "--json", "--split-debug", str(work / "store"), str(tree)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    for binary in json.loads(proc.stdout)["trees"][0]["binaries"]:
+        files[f"stripwheel-{binary['member']}"] = Path(binary["debug_file"]).read_bytes()
+    assert len(files) == 4
+    return files
+
+
+def test_a_debug_file_is_left_alone(
+    debug_files: dict[str, bytes], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``stripwheel strip x.debug`` (with or without --split-debug) leaves it byte-identical,
+    exits 0 and says it is a debug file; ``inspect`` says so too."""
+    for name, data in debug_files.items():
+        path = tmp_path / f"{name}.debug"
+        path.write_bytes(data)
+        store = ["--split-debug", str(tmp_path / "store")]
+        for extra in ([], store, ["--mini-debuginfo", *store], ["--strip", "debug", *store]):
+            assert main(["strip", "--json", *extra, str(path)]) == 0, (name, extra)
+            (binary,) = json.loads(capsys.readouterr().out)["trees"][0]["binaries"]
+            assert binary["action"] == "unchanged" and binary["reason"] == DEBUG_FILE_REASON, (name, binary)
+            assert not binary["clean"] and binary["debug_file"] is None and not binary["mini_debuginfo"]
+            assert path.read_bytes() == data, (name, extra)
+        assert not (tmp_path / "store").exists()  # no debug file of a debug file
+        assert main(["strip", str(path)]) == 0
+        assert f"unchanged  {path.name}  ELF x86_64: {DEBUG_FILE_REASON}" in capsys.readouterr().err
+        assert main(["inspect", "--json", str(path)]) == 0
+        (view,) = json.loads(capsys.readouterr().out)["trees"][0]["binaries"]
+        assert view["kind"] == DEBUG_FILE_KIND and view["strippable"] == {"all": 0, "debug": 0}
+        assert view["note"] == DEBUG_FILE_REASON
+
+
+def test_debug_files_in_a_tree_stay_across_two_split_debug_runs(
+    originals: Path, debug_files: dict[str, bytes], tmp_path: Path
+) -> None:
+    """``strip --split-debug v/debug v`` twice: a debug file already in the tree (objcopy's),
+    and a copy of the first run's own debug file put there under another name, are not
+    touched; the store gets no debug file of a debug file."""
+    tree = tmp_path / "v"
+    (tree / "lib").mkdir(parents=True)
+    shutil.copy(originals / "libhelper.so", tree / "lib")
+    (tree / "lib" / "libhelper.so.dbg").write_bytes(debug_files["objcopy-libhelper.so"])
+    store = tree / "debug"
+    assert main(["strip", "--split-debug", str(store), str(tree)]) == 0
+    (made,) = [p for p in store.rglob("*") if p.is_file()]
+    shutil.copy(made, tree / "lib" / "helper-symbols.bin")
+    before = {p: p.read_bytes() for p in (made, tree / "lib" / "libhelper.so.dbg", tree / "lib" / "helper-symbols.bin")}
+    assert main(["strip", "--split-debug", str(store), str(tree)]) == 0
+    assert {p: p.read_bytes() for p in before} == before
+    assert [p for p in store.rglob("*") if p.is_file()] == [made]
+
+
+def test_a_debug_file_in_a_wheel_is_kept(
+    originals: Path, debug_files: dict[str, bytes], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Debug file members (objcopy's of a library, stripwheel's of an executable) stay
+    byte-identical while the library beside them is stripped with --split-debug, which
+    writes a debug file for the library alone."""
+    members = {
+        "demo/libhelper.so": (originals / "libhelper.so").read_bytes(),
+        "demo/libhelper.so.debug": debug_files["objcopy-libhelper.so"],
+        "demo/.debug/tool.debug": debug_files["stripwheel-tool"],
+    }
+    wheel = _wheels.pack(tmp_path / "in", members, tag="py3-none-linux_x86_64", purelib=False)
+    store = tmp_path / "store"
+    assert main(["strip", "--json", "--split-debug", str(store), str(wheel)]) == 0
+    report = {b["member"]: b for b in json.loads(capsys.readouterr().out)["wheels"][0]["binaries"]}
+    assert report["demo/libhelper.so"]["action"] == "stripped"
+    after = _wheels.members(wheel)
+    for member in ("demo/libhelper.so.debug", "demo/.debug/tool.debug"):
+        assert after[member] == members[member], member
+        assert report[member]["action"] == "unchanged" and report[member]["reason"] == DEBUG_FILE_REASON
+    assert [p.name for p in store.rglob("*") if p.is_file()] == [Path(report["demo/libhelper.so"]["debug_file"]).name]
+    check_wheel(wheel)
+
+
+def test_check_does_not_count_debug_files(
+    originals: Path, debug_files: dict[str, bytes], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``check`` (and ``check --strict``) passes on debug files, bare or in a wheel, and does
+    not list them; a real binary beside them is still counted."""
+    bare = tmp_path / "x.debug"
+    bare.write_bytes(debug_files["objcopy-tool"])
+    members = {f"demo/{name}.debug": data for name, data in debug_files.items()}
+    wheel = _wheels.pack(tmp_path / "in", members, tag="py3-none-linux_x86_64", purelib=False)
+    for strict in ([], ["--strict"]):
+        for path in (bare, wheel):
+            assert main(["check", "--json", *strict, str(path)]) == 0, (path, strict)
+            document = json.loads(capsys.readouterr().out)
+            assert document["passed"] and document["findings"] == [], document
+    assert main(["check", str(bare)]) == 0
+    assert "x.debug" not in capsys.readouterr().out
+    library = tmp_path / "libhelper.so"
+    shutil.copy(originals / "libhelper.so", library)
+    assert main(["check", "--json", str(bare), str(library)]) == 1
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    assert [f["member"] for f in findings] == ["libhelper.so"]

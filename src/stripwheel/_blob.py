@@ -21,9 +21,16 @@ VIEW = 16 << 20
 IN_MEMORY = 32 << 20
 
 
+class Shrank(OSError):
+    """The file held fewer bytes than it did when it was listed."""
+
+    def __init__(self, read: int) -> None:
+        super().__init__(f"it shrank while it was read (only {read:,} B left)")
+
+
 class Blob:
-    """A binary's contents: bytes when small, else a mapped file (a temporary one holding an
-    inflated member, or the file itself in an installed tree).
+    """A binary's contents: bytes when small, else a mapped temporary file of ours (an inflated
+    member, or a copy of a tree's file: never the tree's file itself).
 
     Rewriters parse ``buf`` (bytes, or an mmap touched only where headers lie); bulk copies
     go through ``read`` (``pread``), so a 400 MB library never sits in memory.
@@ -45,7 +52,9 @@ class Blob:
 
     @classmethod
     def mapped(cls, file: IO[bytes], size: int) -> Blob:
-        """``file``'s contents without a copy, mapped read-only; the blob closes the file."""
+        """``file``'s contents without a copy, mapped read-only; the blob closes the file. Only
+        for files nobody else can change (a temporary file of ours): a mapped file that
+        another process truncates kills the reader with SIGBUS."""
         blob = cls((), 0)
         blob.size = size
         blob._file = file
@@ -53,6 +62,38 @@ class Blob:
             blob._map = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
             blob.buf = blob._map
         return blob
+
+    @classmethod
+    def snapshot(cls, fd: int, size: int) -> Blob:
+        """A private copy of the first ``size`` bytes of the open file ``fd`` (a file of a tree,
+        which other processes may change or truncate while we work): read into memory when
+        small, else copied by the kernel into a temporary file that is then mapped. Raises
+        :class:`Shrank` when the file holds fewer bytes than ``size``."""
+        if size <= IN_MEMORY:
+            data = bytearray(size)
+            view = memoryview(data)
+            done = 0
+            while done < size:
+                got = os.preadv(fd, [view[done:]], done)
+                if got <= 0:
+                    raise Shrank(done)
+                done += got
+            view.release()
+            blob = cls((), 0)
+            blob.size, blob.buf = size, data
+            return blob
+        copy = tempfile.TemporaryFile()
+        try:
+            done = 0
+            while done < size:
+                got = os.sendfile(copy.fileno(), fd, done, min(size - done, 1 << 30))
+                if got <= 0:
+                    raise Shrank(done)
+                done += got
+            return cls.mapped(copy, size)
+        except BaseException:
+            copy.close()
+            raise
 
     def read(self, offset: int, length: int) -> Iterator[bytes]:
         if self._file is None:
@@ -70,10 +111,10 @@ class Blob:
 
     def views(self, result: binaries.Stripped) -> Iterator[bytes | memoryview]:
         """The output's pieces without copying a mapped input (slices of its memory)."""
-        if self._map is None:
+        if self._map is None and not isinstance(self.buf, bytearray):
             yield from self.pieces(result)
             return
-        whole = memoryview(self._map)
+        whole = memoryview(self._map if self._map is not None else self.buf)
         try:
             for piece in result.pieces:
                 if isinstance(piece, binaries.Copy):

@@ -5,24 +5,51 @@ from __future__ import annotations
 
 import json
 import re
+import stat
 from dataclasses import asdict, dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Optional
 
 from ._errors import StripwheelError
 from ._report import JSON_VERSION, BinaryView
 
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?)(i?b)?\s*$", re.IGNORECASE)
+_SIZE = re.compile(r"^\s*(\d+)(?:\.(\d+))?\s*([kmg]?)(i?b)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+#: The largest size taken: what a signed 64-bit file size holds.
+LARGEST_SIZE = (1 << 63) - 1
 
 
 def parse_size(text: str) -> int:
     """Bytes in ``"4096"``, ``"64k"``, ``"1M"``, ``"1.5G"`` (binary units; ``KiB``/``MB`` spellings
-    too); ValueError otherwise."""
+    too), computed exactly; ValueError for anything but a whole number of bytes up to 2**63-1."""
     match = _SIZE.match(text)
     if match is None:
-        raise ValueError(f"{text!r} is not a size (bytes, or a number with k, M or G)")
-    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+        stripped = text.strip()
+        if not stripped:
+            raise ValueError(f"{_shown(text)} is not a size: it is empty")
+        if stripped.startswith("-") and _SIZE.match(stripped[1:]):
+            raise ValueError(f"{_shown(text)} is not a size: it is negative")
+        raise ValueError(f"{_shown(text)} is not a size (bytes, or a number with k, M or G)")
+    whole, fraction = match.group(1).lstrip("0") or "0", (match.group(2) or "").rstrip("0") or "0"
+    # Lengths first: int() refuses a string of thousands of digits. A whole part of more digits
+    # than the largest size is over it; a fraction (its trailing zeros gone) of more than 30
+    # digits is never a whole number of bytes, 2**30 being the largest unit.
+    if len(whole) > len(str(LARGEST_SIZE)):
+        raise ValueError(f"{_shown(text)} is not a size: more than {LARGEST_SIZE} bytes")
+    if len(fraction) > 30:
+        raise ValueError(f"{_shown(text)} is not a size: not a whole number of bytes")
+    size = Fraction(f"{whole}.{fraction}") * _UNITS[match.group(3).lower()]
+    if size.denominator != 1:
+        raise ValueError(f"{_shown(text)} is not a size: not a whole number of bytes")
+    if size > LARGEST_SIZE:
+        raise ValueError(f"{_shown(text)} is not a size: more than {LARGEST_SIZE} bytes")
+    return int(size)
+
+
+def _shown(text: str) -> str:
+    """The value as a message quotes it: a very long one cut short, to keep the line readable."""
+    return repr(text) if len(text) <= 40 else f"{text[:20] + '...'!r} ({len(text)} characters)"
 
 
 @dataclass
@@ -51,6 +78,9 @@ class CheckReport:
     findings: list[Finding] = field(default_factory=list)
     #: (wheel, its file size) for every wheel over ``max_wheel_size``
     oversized: list[tuple[str, int]] = field(default_factory=list)
+    #: ``{"path": a path given, "error": one line}`` for each path, or part of a directory,
+    #: that could not be read: the gate cannot vouch for what it did not see
+    errors: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def failures(self) -> list[Finding]:
@@ -58,12 +88,16 @@ class CheckReport:
 
     @property
     def passed(self) -> bool:
-        return not self.failures and not self.oversized
+        return not self.failures and not self.oversized and not self.errors
 
 
 def gather(report: CheckReport, path: Path, views: list[BinaryView]) -> None:
-    """Add one wheel's, tree's or file's binaries to the report."""
+    """Add one wheel's, tree's or file's binaries to the report (a debug file is not one)."""
+    from .binaries import DEBUG_FILE_KIND
+
     for view in views:
+        if view.kind == DEBUG_FILE_KIND:
+            continue  # kept apart on purpose, never stripped: neither strippable nor refused
         strippable = view.strippable.get(report.level, 0)
         refused = view.note if view.note and not strippable else None
         report.findings.append(
@@ -80,28 +114,33 @@ def gather(report: CheckReport, path: Path, views: list[BinaryView]) -> None:
         )
 
 
-def check_path(report: CheckReport, path: Path) -> None:
-    """Inspect one wheel, directory or bare binary into ``report``."""
-    if path.is_dir():
+def check_path(report: CheckReport, path: Path) -> list[str]:
+    """Inspect one wheel, directory or bare binary into ``report``; returns one line for each
+    part of a directory that could not be read (what could is in the report all the same).
+    StripwheelError when the path cannot be looked at at all."""
+    try:
+        st = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        raise StripwheelError(f"{path}: no such file or directory") from None
+    except OSError as exc:  # a directory above it that may not be searched, a symlink loop
+        raise StripwheelError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(st.st_mode):
         from .tree.executor import inspect_tree
 
         listing = inspect_tree(path)
-        if listing.errors:
-            raise StripwheelError(listing.errors[0])
         gather(report, path, listing.binaries)
-    elif not path.exists():
-        raise StripwheelError(f"{path}: no such file or directory")
-    elif path.suffix == ".whl":
+        return list(listing.errors)
+    if path.suffix == ".whl":
         from .wheel.inspect import inspect_wheel
 
         gather(report, path, inspect_wheel(path).binaries)
-        size = path.stat().st_size
-        if report.max_wheel_size is not None and size > report.max_wheel_size:
-            report.oversized.append((str(path), size))
+        if report.max_wheel_size is not None and st.st_size > report.max_wheel_size:
+            report.oversized.append((str(path), st.st_size))
     else:
-        from .tree.bare import inspect_file
+        from .tree.executor import inspect_file
 
         gather(report, path, inspect_file(path).binaries)
+    return []
 
 
 def render_check(report: CheckReport) -> str:
@@ -122,20 +161,26 @@ def render_check(report: CheckReport) -> str:
         limit = size(report.max_wheel_size or 0)
         lines.append(f"  FAIL {size(wheel_size):>10} wheel file  {wheel}: over --max-wheel-size {limit}")
     verdict = "passed" if report.passed else "FAILED"
+    counts = [_count(len(report.errors), "error", "errors")] if report.errors else []
+    counts.append(_count(len(report.findings), "binary", "binaries"))
     total = sum(f.strippable for f in report.findings)
     lines.append(
-        f"stripwheel check: {verdict}: {len(report.findings)} binaries, {size(total)} strippable at level "
+        f"stripwheel check: {verdict}: {', '.join(counts)}, {size(total)} strippable at level "
         f"{report.level}, {len([f for f in report.findings if f.over])} over {size(report.max_strippable)}"
     )
     return "\n".join(lines)
 
 
-def check_json(report: CheckReport, errors: list[dict[str, str]]) -> str:
+def _count(n: int, one: str, many: str) -> str:
+    """``1 error``, ``2 errors``."""
+    return f"{n} {one if n == 1 else many}"
+
+
+def check_json(report: CheckReport) -> str:
     """The machine-readable verdict printed by ``check --json``."""
-    document = {"stripwheel": JSON_VERSION, "command": "check", "passed": report.passed and not errors}
+    document = {"stripwheel": JSON_VERSION, "command": "check", "passed": report.passed}
     document.update(asdict(report))
     document["oversized"] = [{"wheel": wheel, "size": size} for wheel, size in report.oversized]
-    document["errors"] = errors
     return json.dumps(document, indent=2)
 
 

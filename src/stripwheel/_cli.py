@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
+import stat
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional, TextIO, TypeVar
 
@@ -178,7 +182,8 @@ def main(argv: Optional[Sequence[str]] = None, prog: str = "stripwheel") -> int:
     failures: list[dict[str, str]] = []
     for path in args.paths:
         try:
-            reports.append(_one(args, config, path))
+            with _terminate_as_interrupt():
+                reports.append(_one(args, config, path))
         except KeyboardInterrupt:
             print(f"{prog}: interrupted", file=err)
             return 130
@@ -198,6 +203,24 @@ def main(argv: Optional[Sequence[str]] = None, prog: str = "stripwheel") -> int:
     return EXIT_FAILED if failures else EXIT_OK
 
 
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (``docker stop``, a CI timeout) ends a run the way Ctrl-C does: what was done is
+    recorded before the process goes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _failure(path: Path, message: str) -> dict[str, str]:
     """A JSON error entry; ``wheel`` is kept for wheels, as JSON version 1 has it."""
     return {"path": str(path), "error": message} | ({} if path.is_dir() else {"wheel": str(path)})
@@ -206,10 +229,16 @@ def _failure(path: Path, message: str) -> dict[str, str]:
 def _one(args: argparse.Namespace, config: Config, path: Path) -> Any:
     """Inspect or strip one wheel or directory, printing its text report; returns the report."""
     # The engine is imported only once there is work: ``--help`` and usage errors stay fast.
-    if path.is_dir():
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise StripwheelError(f"{path}: no such file or directory") from None
+    except OSError as exc:
+        raise StripwheelError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(st.st_mode):
         return _tree(args, config, path)
-    if not path.exists():
-        raise StripwheelError(f"{path}: no such file or directory")
+    if not stat.S_ISREG(st.st_mode):  # a FIFO would block the first read forever
+        raise StripwheelError(f"{path}: not a regular file, a directory or a wheel")
     if path.suffix != ".whl":
         return _file(args, config, path)
     if args.command == "strip" and args.output is not None:
@@ -235,7 +264,7 @@ def _one(args: argparse.Namespace, config: Config, path: Path) -> Any:
 
 def _file(args: argparse.Namespace, config: Config, path: Path) -> Any:
     """A bare binary: stripped in place or into -o OUT, or inspected."""
-    from .tree.bare import inspect_file, process_file
+    from .tree.executor import inspect_file, process_file
 
     if args.command == "inspect":
         listing = inspect_file(path)
@@ -245,26 +274,29 @@ def _file(args: argparse.Namespace, config: Config, path: Path) -> Any:
     if args.wheel_dir is not None:
         raise StripwheelError(f"{path}: -w/--wheel-dir is for wheels; a binary is stripped in place or to -o OUT")
     report = process_file(path, config, output=args.output, dry_run=args.dry_run)
-    print(render_tree_strip(report), file=sys.stderr)
+    if report.binaries:  # the one binary failed: its error line says it all
+        print(render_tree_strip(report), file=sys.stderr)
     return report
 
 
 def _check(args: argparse.Namespace, prog: str) -> int:
-    """``check``: gather every path, print the table (and JSON), exit 0 or 1."""
+    """``check``: gather every path, print the table (and JSON), exit 0 or 1. An error (a path,
+    or a part of a directory, that could not be read) fails the gate: one line each."""
     from ._check import CheckReport, check_json, check_path, render_check
 
     report = CheckReport(args.strip, args.max_strippable, args.max_wheel_size, args.strict)
-    errors: list[dict[str, str]] = []
     for path in args.paths:
         try:
-            check_path(report, path)
+            lines = check_path(report, path)
         except StripwheelError as exc:
-            errors.append({"path": str(path), "error": str(exc)})
-            print(f"{prog}: error: {exc}", file=sys.stderr)
+            lines = [str(exc)]
+        for line in lines:
+            report.errors.append({"path": str(path), "error": line})
+            print(f"{prog}: error: {line}", file=sys.stderr)
     print(render_check(report), file=sys.stderr)
     if args.json:
-        print(check_json(report, errors))
-    return EXIT_OK if report.passed and not errors else EXIT_FAILED
+        print(check_json(report))
+    return EXIT_OK if report.passed else EXIT_FAILED
 
 
 def _tree(args: argparse.Namespace, config: Config, path: Path) -> Any:

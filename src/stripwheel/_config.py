@@ -419,7 +419,8 @@ def compile_glob(glob: str) -> re.Pattern[str]:
     if glob.endswith("/"):
         body += ".*"  # a directory glob covers everything below it
     prefix = "" if anchored else "(?:.*/)?"
-    return re.compile(f"^{prefix}{body.lstrip('/')}$" if anchored else f"^{prefix}{body}$")
+    # DOTALL and \Z: a name may hold a newline, and ``$`` would also match before a final one.
+    return re.compile(f"{prefix}{body.lstrip('/')}\\Z" if anchored else f"{prefix}{body}\\Z", re.DOTALL)
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,8 @@ class TreeReport:
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: of ``seconds``, the time spent waiting for data to reach the disk
+    sync_seconds: float = 0.0
 
 
 @dataclass
@@ -229,18 +231,21 @@ def render_tree_strip(report: TreeReport) -> str:
     listed (a Python installation has hundreds)."""
     stripped = [b for b in report.binaries if b.action == "stripped"]
     verb = "would strip" if report.dry_run else "stripped"
-    lines = [f"stripwheel: {report.path}: {verb} {len(stripped)} of {len(report.binaries)} binaries"]
+    done = f"{verb} {len(stripped)} of {len(report.binaries)} binaries" if report.binaries else f"{verb} nothing"
+    failed = f"; {len(report.errors)} could not be done (errors below)" if report.errors else ""
+    lines = [f"stripwheel: {report.path}: {done}{failed}"]
     lines += _binary_lines([b for b in report.binaries if not b.clean])
     clean = sum(b.clean for b in report.binaries)
     if clean:
         lines.append(f"  already stripped: {clean}")
-    if not report.binaries:
-        lines.append(f"  no native binaries among {report.files} files")
-    else:
+    if report.binaries:
         lines.append(_binary_summary(report.binaries))
+    elif not report.errors:
+        lines.append(f"  no native binaries among {report.files} files")
     if report.records:
         lines.append(f"  RECORD updated: {', '.join(report.records)}")
-    lines.append(f"  time: {report.seconds:.2f} s")
+    synced = f" ({report.sync_seconds:.2f} s waiting for the disk)" if report.sync_seconds >= 0.005 else ""
+    lines.append(f"  time: {report.seconds:.2f} s{synced}")
     lines.extend(f"  warning: {w}" for w in report.warnings)
     return "\n".join(lines)
 

@@ -9,7 +9,9 @@ from typing import Optional
 from . import binaries
 from ._blob import Blob
 from ._config import Config
-from .debug.split import Kept, Target, strip_keeping_debug
+from ._report import BinaryReport
+from .debug.split import Kept, Target, debug_fields, strip_keeping_debug
+from .debug.store import DebugStore
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,9 @@ def strip_binary(fmt: binaries.Format, blob: Blob, config: Config, debug: Option
     """Strip at the configured level, keeping debug information where asked; a malformed
     binary is left as it is, with the reason."""
     level: binaries.Level = "debug" if config.strip == "debug" else "all"
+    if binaries.is_debug_file(fmt, blob.buf):
+        # Before the split-debug path: a debug file must never get a debug file of its own.
+        return Stripping(binaries.Unchanged(binaries.DEBUG_FILE_REASON), _arch(fmt, blob))
     kept = Kept()
     try:
         if fmt == "ELF" and (debug is not None or config.mini_debuginfo):
@@ -64,3 +69,32 @@ def _arch(fmt: binaries.Format, blob: Blob) -> str:
         return binaries.arch(fmt, blob.buf)
     except binaries.BinaryError:
         return ""
+
+
+def require(config: Config) -> None:
+    """What every run checks before it reads anything: LIEF is there when ``verify`` asks for it."""
+    if config.verify:
+        from . import _verify
+
+        _verify.require()
+
+
+def unchanged_report(
+    name: str, fmt: str, arch: str, reason: str, size: int, stored: Optional[int] = None, clean: bool = False
+) -> BinaryReport:
+    """The report row of a binary left as it is (``stored``: its size inside a wheel)."""
+    return BinaryReport(name, fmt, arch, "unchanged", reason, size, size, stored, stored, clean=clean)
+
+
+def file_report(
+    name: str, fmt: binaries.Format, size: int, done: Stripping, store: Optional[DebugStore]
+) -> BinaryReport:
+    """The report row of one file stripped on disk (a tree's or a bare one): no stored sizes."""
+    result = done.result
+    if isinstance(result, binaries.Unchanged):
+        return unchanged_report(name, fmt, done.arch, result.reason, size, clean=result.clean)
+    fields = debug_fields(store, done.kept)
+    removed = list(result.removed)
+    return BinaryReport(
+        name, fmt, done.arch, "stripped", None, size, result.size, None, None, removed, done.verified, **fields
+    )

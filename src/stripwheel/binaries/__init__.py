@@ -14,6 +14,10 @@ Every format module (:mod:`.elf`, :mod:`.macho`, :mod:`.pe`) is a :class:`Rewrit
 ``arch(data) -> str``
     the architecture alone, read from the headers.
 
+A separate debug file (:func:`is_debug_file`) is never stripped: the ELF rewriter's ``strip``
+leaves it :class:`Unchanged` with :data:`DEBUG_FILE_REASON`, and its ``inspect`` gives it the
+kind :data:`DEBUG_FILE_KIND`.
+
 Malformed input raises :class:`BinaryError`; the engine then leaves the member byte-identical
 and reports the reason. A rewriter never returns a half-written file.
 """
@@ -24,6 +28,8 @@ from typing import Protocol
 
 from . import elf, macho, pe
 from ._core import (
+    DEBUG_FILE_KIND,
+    DEBUG_FILE_REASON,
     LEVELS,
     BinaryError,
     BinaryInfo,
@@ -39,6 +45,8 @@ from ._core import (
 )
 
 __all__ = [
+    "DEBUG_FILE_KIND",
+    "DEBUG_FILE_REASON",
     "LEVELS",
     "BinaryError",
     "BinaryInfo",
@@ -54,6 +62,7 @@ __all__ = [
     "arch",
     "detect",
     "inspect",
+    "is_debug_file",
     "piece_length",
     "strip",
 ]
@@ -93,6 +102,12 @@ def strip(fmt: Format, data: Buffer, level: Level) -> Result:
 def inspect(fmt: Format, data: Buffer) -> BinaryInfo:
     """Describe ``data`` of format ``fmt``."""
     return REWRITERS[fmt].inspect(data)
+
+
+def is_debug_file(fmt: Format, data: Buffer) -> bool:
+    """Whether ``data`` is a separate debug file (only ELF has them among the files we strip:
+    a Mach-O dSYM companion is its own file type, refused by the Mach-O rewriter)."""
+    return fmt == "ELF" and elf.is_debug_file(data)
 
 
 def arch(fmt: Format, data: Buffer) -> str:

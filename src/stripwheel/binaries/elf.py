@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from typing import Callable, NamedTuple
 
 from ._core import (
+    DEBUG_FILE_KIND,
+    DEBUG_FILE_REASON,
     LEVELS,
     MALFORMED,
     BinaryError,
@@ -74,6 +76,7 @@ SHT_SYMTAB = 2
 SHT_STRTAB = 3
 SHT_RELA = 4
 SHT_HASH = 5
+SHT_NOTE = 7
 SHT_NOBITS = 8
 SHT_REL = 9
 SHT_DYNSYM = 11
@@ -82,6 +85,7 @@ SHT_SYMTAB_SHNDX = 18
 SHT_GNU_HASH = 0x6FFFFFF6
 SHT_GNU_VERSYM = 0x6FFFFFFF
 # sh_flags
+SHF_WRITE = 0x1
 SHF_ALLOC = 0x2
 SHF_INFO_LINK = 0x40
 # p_type
@@ -101,6 +105,8 @@ DT_SONAME = 14
 DT_FLAGS_1 = 0x6FFFFFFB
 DF_1_PIE = 0x08000000
 
+#: What reading headers raises on a file that is not a well-formed ELF.
+_UNREADABLE: tuple[type[Exception], ...] = (BinaryError, *MALFORMED)
 #: A short run of NUL bytes after the last section is tolerated (patchelf leaves one).
 MAX_NUL_TAIL = 16
 #: Size of one SHT_SYMTAB_SHNDX entry (an Elf32_Word in both classes).
@@ -248,6 +254,15 @@ class _Elf:
 
     def parse_tables(self) -> None:
         """Read the section and program header tables (with extended numbering)."""
+        shnum, phnum, shstrndx = self.table_counts()
+        self.real_shnum, self.real_phnum, self.real_shstrndx = shnum, phnum, shstrndx
+        self.segments = [self._segment(i) for i in range(phnum)]
+        if shnum:
+            self.sections = self._named_sections(shnum, shstrndx)
+
+    def table_counts(self) -> tuple[int, int, int]:
+        """The real section count, program header count and ``e_shstrndx`` (extended
+        numbering resolved), once both tables are known to lie inside the file."""
         size, h = self.size, self.header
         shnum, phnum, shstrndx = h.shnum, h.phnum, h.shstrndx
         if self.shoff:
@@ -271,10 +286,7 @@ class _Elf:
             raise BinaryError(f"bad e_phentsize {h.phentsize}")
         if phnum and self.phoff + phnum * self.phdr_size > size:
             raise BinaryError("program header table past end of file")
-        self.real_shnum, self.real_phnum, self.real_shstrndx = shnum, phnum, shstrndx
-        self.segments = [self._segment(i) for i in range(phnum)]
-        if shnum:
-            self.sections = self._named_sections(shnum, shstrndx)
+        return shnum, phnum, shstrndx
 
     def _section_header(self, i: int) -> _Section:
         fields = struct.unpack_from(self.shdr_fmt, self.data, self.shoff + i * self.shdr_size)
@@ -480,6 +492,16 @@ def _strip_or_refuse(data: Buffer, level: Level, add: tuple[Added, ...]) -> Resu
         return Unchanged.of(refused)
 
 
+def is_debug_file(data: Buffer) -> bool:
+    """True for a separate debug file (``objcopy --only-keep-debug`` form, as
+    :func:`.elf_debug.debug_file` writes too), judged from the ELF header and the section
+    header table alone; False for anything else, malformed files included."""
+    try:
+        return _is_debug_file(_Elf(data))
+    except _UNREADABLE:
+        return False
+
+
 @guarded("ELF")
 def arch(data: Buffer) -> str:
     """The architecture ``inspect`` reports, from the ELF header alone."""
@@ -490,6 +512,9 @@ def arch(data: Buffer) -> str:
 def inspect(data: Buffer) -> BinaryInfo:
     """Describe one ELF file; ``strippable`` is what each level would save."""
     elf = _Elf(data)
+    if _is_debug_file(elf):
+        no_savings: dict[str, int] = dict.fromkeys(LEVELS, 0)
+        return BinaryInfo(FORMAT, elf.arch(), elf.size, no_savings, note=DEBUG_FILE_REASON, kind=DEBUG_FILE_KIND)
     elf.parse_tables()
     strippable, note = strippable_by_level(lambda level: strip(data, level), elf.size)
     return BinaryInfo(
@@ -592,6 +617,9 @@ def _strip(data: Buffer, level: Level, add: tuple[Added, ...] = ()) -> Stripped:
 def _strippable_elf(data: Buffer) -> _Elf:
     """The parsed file, when it is a kind that can be stripped at all."""
     elf = _Elf(data)
+    if _is_debug_file(elf):
+        # First: a debug file made from an object file is still a debug file, not an object.
+        raise Refused(DEBUG_FILE_REASON)
     if elf.e_type == ET_REL:
         raise Refused("relocatable object: its symbols are needed for linking")
     if elf.e_type == ET_CORE:
@@ -602,6 +630,51 @@ def _strippable_elf(data: Buffer) -> _Elf:
     if not elf.sections:
         raise Refused("no section headers", clean=True)
     return elf
+
+
+def _is_debug_file(elf: _Elf) -> bool:
+    """Whether ``elf`` is a debug file: every allocated section with a size is ``SHT_NOBITS``
+    but the notes, and one of those ``SHT_NOBITS`` sections is not writable.
+
+    ``objcopy --only-keep-debug``, ``eu-strip -f`` and :func:`.elf_debug.debug_file` keep the
+    binary's section table and turn its allocated sections into ``SHT_NOBITS``, all but the
+    notes (``SHT_NOTE``: the build-id must stay readable); the debug sections, ``.symtab``,
+    ``.strtab`` and ``.shstrtab`` are not allocated. Only section headers are read (no names,
+    no contents), so this costs a few headers for a normal binary: its first allocated
+    sections (``.interp``, ``.dynsym``, ``.text``) have file bytes.
+
+    Edge cases:
+
+    * A normal binary has ``SHT_NOBITS`` sections too (``.bss``, ``.tbss``, ``.sbss``,
+      ``.lbss``, the ``.plt`` of ppc64 and of ppc32 with BSS-PLT), but always writable ones: a
+      file whose only allocated contents are such sections (a hand-made ``.bss``-only file)
+      is not taken for a debug file. The conversion also turns read-only sections into
+      ``SHT_NOBITS`` (``.text``, ``.dynsym``, ``.rodata``, ``.eh_frame``), and every linked
+      binary and compiled object has some.
+    * Allocated sections of size 0 say nothing either way (linkers leave empty ones).
+    * ``ET_REL``: ``objcopy --only-keep-debug x.o`` has the same form and is a debug file; a
+      normal object has ``SHT_PROGBITS`` ``.text``. Split-DWARF ``.dwo``/``.dwp`` files have
+      no allocated section at all, so they are not (they are refused as objects).
+    * ``ET_CORE`` never is: a core's sections describe memory, not a binary.
+    * No section headers: nothing to go by, so not a debug file.
+    * A debug file someone stripped (no DWARF left) still is one; there is nothing to gain.
+    * Malformed headers: not a debug file here; stripping then says what is wrong.
+    """
+    if elf.e_type not in (ET_EXEC, ET_DYN, ET_REL):
+        return False
+    try:
+        shnum = elf.table_counts()[0]
+        evidence = False
+        for i in range(1, shnum):
+            sec = elf._section_header(i)
+            if not sec.alloc or not sec.size or sec.type == SHT_NOTE:
+                continue
+            if sec.type != SHT_NOBITS:
+                return False
+            evidence = evidence or not sec.flags & SHF_WRITE
+        return evidence
+    except _UNREADABLE:
+        return False
 
 
 def _choose_removed(elf: _Elf, level: Level) -> set[int]:

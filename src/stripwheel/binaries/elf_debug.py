@@ -35,7 +35,7 @@ DW_UT_SKELETON = 4
 
 
 @dataclass(frozen=True)
-class DebugFile:
+class DebugParts:
     """A binary's debug file, as pieces of the binary (see :class:`~._core.Stripped`)."""
 
     pieces: tuple[Piece, ...]
@@ -47,7 +47,7 @@ class DebugFile:
 
 
 @guarded("ELF")
-def debug_file(data: Buffer, level: Level) -> Optional[DebugFile]:
+def debug_file(data: Buffer, level: Level) -> Optional[DebugParts]:
     """What stripping at ``level`` removes, as a debug file in ``--only-keep-debug`` form: the
     same ELF header and section table, allocated sections as ``SHT_NOBITS`` but notes (so the
     build-id is there), the removed sections' bytes, program headers with no file bytes but
@@ -66,7 +66,7 @@ def debug_file(data: Buffer, level: Level) -> Optional[DebugFile]:
     }
     keep = removed | symbols | {elf.real_shstrndx}
     pieces, size = _keep_debug_layout(elf, keep, {})
-    return DebugFile(tuple(pieces), size, build_id(elf), _split_dwarf(elf))
+    return DebugParts(tuple(pieces), size, build_id(elf), _split_dwarf(elf))
 
 
 def build_id(elf: _Elf) -> Optional[str]:

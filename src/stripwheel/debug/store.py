@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import posixpath
 import shutil
 import tempfile
 import threading
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from .._durable import fsync_dir, fsync_path, remove_leftovers, syncfs, temp_name
 from .._errors import StripwheelError
 
 Layout = str  # "build-id" or "debuginfod" (checked by the options model)
@@ -63,7 +65,10 @@ class DebugStore:
         if self._staging is None:
             try:
                 self.root.mkdir(parents=True, exist_ok=True)
-                self._staging = Path(tempfile.mkdtemp(prefix=".stripwheel-staging-", dir=self.root))
+                remove_leftovers(self.root, os.listdir(self.root))  # staging of killed runs
+                staging = self.root / temp_name()
+                staging.mkdir()
+                self._staging = staging
             except OSError as exc:
                 raise DebugStoreError(f"cannot write debug files to {self.root}: {exc.strerror or exc}") from None
         return self._staging
@@ -73,6 +78,10 @@ class DebugStore:
         (two identical binaries) is fine; a different file for the same build-id, staged by
         another binary or already in place, is an error naming both."""
         relative = relative_path(self.layout, build_id, fallback)
+        normal = posixpath.normpath(relative)
+        if relative.startswith("/") or normal == ".." or normal.startswith("../") or normal != relative:
+            # A debug file never leaves the directory, whatever a tree's or a member's name is.
+            raise DebugStoreError(f"{owner}: its debug file name {relative!r} would leave {self.root}")
         crc, size, hasher = 0, 0, hashlib.sha256()
         staged: Optional[Path] = None
         if self.dry_run:
@@ -136,6 +145,12 @@ class DebugStore:
         if earlier is None and existing.exists() and _sha256(existing) != file.sha256:
             raise DebugStoreError(f"{existing}: a different debug file for this build-id is already there ({owner})")
 
+    def staged(self, relative: str) -> Optional[Path]:
+        """Where the file for ``relative`` waits, when it still does."""
+        with self._lock:
+            entry = self._staged.get(relative)
+        return entry[1] if entry is not None and entry[1] is not None and entry[1].exists() else None
+
     def commit_one(self, relative: str) -> None:
         """Put one staged file in place now (an installed tree: before its binary changes)."""
         with self._lock:
@@ -151,14 +166,26 @@ class DebugStore:
             raise DebugStoreError(f"cannot write debug files to {self.root}: {exc.strerror or exc}") from None
 
     def commit(self) -> None:
-        """Put every staged file in place; identical files already there are left alone."""
+        """Put every staged file in place, synced before and after; identical files already
+        there are left alone."""
         try:
+            moves = []
             for relative, (_, staged, _) in sorted(self._staged.items()):
                 target = self.root / relative
                 if staged is None or target.exists() or not staged.exists():
                     continue  # dry run, already there, or put in place by commit_one
+                moves.append((staged, target))
+            if not moves:
+                return
+            if not syncfs(self.root):
+                for staged, _ in moves:
+                    fsync_path(staged)
+            for staged, target in moves:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(staged, target)
+            if not syncfs(self.root):
+                for directory in {target.parent for _, target in moves}:
+                    fsync_dir(directory)
         except OSError as exc:
             raise DebugStoreError(f"cannot write debug files to {self.root}: {exc.strerror or exc}") from None
         finally:

@@ -1,5 +1,6 @@
 """An installed tree as input: every regular file under a directory, found without following a
-symlink, with hardlinked paths grouped and each file's identity kept to notice changes."""
+symlink, with hardlinked paths grouped and each file's identity kept to notice changes; a bare
+file is a tree of one. Temporary files of killed runs are found here, never taken for input."""
 
 from __future__ import annotations
 
@@ -9,8 +10,14 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
+from .._durable import looks_temporary
 from .._errors import StripwheelError
+
+#: Open flags for reading a tree's file: never through a symlink, and never blocking on a FIFO
+#: that took a regular file's place since the walk.
+READ_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 @dataclass(frozen=True)
@@ -21,10 +28,11 @@ class Identity:
     inode: int
     size: int
     mtime_ns: int
+    ctime_ns: int
 
     @classmethod
     def of(cls, st: os.stat_result) -> Identity:
-        return cls(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        return cls(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 @dataclass
@@ -44,21 +52,40 @@ class TreeFile:
         return self.identity.size
 
     @property
-    def is_dir(self) -> bool:
-        return False
+    def paths(self) -> tuple[str, ...]:
+        return (self.path, *self.aliases)
 
 
 class TreeSource:
     """Walks a directory: regular files only, symlinks never followed (so never out of the
-    tree, and never in a loop), in a stable order."""
+    tree, and never in a loop), in a stable order; ``skip`` directories (a debug directory
+    inside the tree) are not entered."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, skip: Optional[Path] = None, single: Optional[str] = None) -> None:
         self.root = root
         self.label = str(root)
-        if not root.is_dir():
+        #: the one file of a bare-file run (a tree of one)
+        self.single = single
+        if single is None and not root.is_dir():
             raise StripwheelError(f"{root}: not a wheel file or a directory")
-        #: one line per directory that could not be listed
+        self._skip: Optional[tuple[int, int]] = None
+        if skip is not None:
+            try:
+                st = os.stat(skip)
+                self._skip = (st.st_dev, st.st_ino)
+            except OSError:
+                pass  # not there yet: then it is not in the tree either
+        #: one line per directory or file that could not be looked at
         self.errors: list[str] = []
+        #: (directory relative to the root, name) of every entry named like a temporary file
+        self.temporary: list[tuple[str, str]] = []
+        #: every symlink (never followed; a RECORD that is one cannot be rewritten)
+        self.links: list[str] = []
+
+    @classmethod
+    def file(cls, path: Path) -> TreeSource:
+        """A bare file as a tree of one: its directory is the root."""
+        return cls(path.parent, single=path.name)
 
     def files(self) -> list[TreeFile]:
         """Every regular file, hardlinks to one inode folded into the first path found."""
@@ -78,6 +105,9 @@ class TreeSource:
         return found
 
     def _walk(self) -> Iterator[tuple[str, os.stat_result]]:
+        if self.single is not None:
+            yield from self._one(self.single)
+            return
         stack = [""]
         while stack:
             relative = stack.pop()
@@ -96,12 +126,27 @@ class TreeSource:
                 except OSError as exc:
                     self.errors.append(f"{entry.path}: cannot read: {exc.strerror or exc}")
                     continue
-                if stat.S_ISDIR(st.st_mode):
-                    subdirs.append(path)
+                if looks_temporary(entry.name):
+                    self.temporary.append((relative, entry.name))
+                elif stat.S_ISDIR(st.st_mode):
+                    if (st.st_dev, st.st_ino) != self._skip:
+                        subdirs.append(path)
                 elif stat.S_ISREG(st.st_mode):
                     yield path, st
+                elif stat.S_ISLNK(st.st_mode):
+                    self.links.append(path)
                 # symlinks, sockets, devices, FIFOs: never followed, never read
             stack.extend(reversed(subdirs))
+
+    def _one(self, name: str) -> Iterator[tuple[str, os.stat_result]]:
+        path = self.root / name
+        try:
+            st = os.stat(path, follow_symlinks=False)
+        except OSError as exc:
+            raise StripwheelError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        if not stat.S_ISREG(st.st_mode):
+            raise StripwheelError(f"{path}: not a regular file (only files, directories and wheels are taken)")
+        yield name, st
 
     def path(self, relative: str) -> Path:
         return self.root / relative
@@ -110,8 +155,10 @@ class TreeSource:
         """The file's first bytes; one that cannot be read is noted in ``errors`` (b"")."""
         path = os.path.join(self.root, file.path)
         try:
-            fd = os.open(path, os.O_RDONLY)  # plain syscalls: a Python installation has thousands of files
+            fd = os.open(path, READ_FLAGS)  # plain syscalls: a Python installation has thousands of files
             try:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    return b""
                 return os.read(fd, size)
             finally:
                 os.close(fd)

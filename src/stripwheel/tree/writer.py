@@ -1,92 +1,128 @@
-"""Files of an installed tree replaced in place: each written to a temporary file beside it and
-renamed over it, keeping mode, owner and extended attributes, hardlinks inside the tree kept
-together; and the RECORD rows of the files changed brought up to date."""
+"""Files of an installed tree replaced in place, in two steps so a batch pays one sync: ``prepare``
+writes the new bytes to a temporary file beside each path (mode, owner, set-id bits and
+extended attributes kept; every write checked), and ``commit``, once the data is on disk,
+renames them over the old paths, hardlinks inside the tree kept together."""
 
 from __future__ import annotations
 
-import csv
+import contextlib
+import errno
+import fcntl
 import hashlib
-import io
 import os
-import stat
-import tempfile
+import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 from .. import _record, binaries
 from .._blob import Blob
-from .walk import Identity, TreeFile, record_target
+from .._durable import copy_metadata, temp_name, write_all
+from .walk import Identity, TreeFile
+
+#: Linux ``FS_IOC_GETFLAGS`` and the flags that make a file or directory impossible to replace.
+_GETFLAGS = 0x80086601
+_IMMUTABLE, _APPEND_ONLY = 0x10, 0x20
 
 
 class FileError(Exception):
     """One file could not be replaced; it is left as it was."""
 
 
-@dataclass(frozen=True)
-class Written:
-    """A replaced file's new RECORD values (``digest`` is "" when no RECORD lists it) and the
-    size it had before, which tells a RECORD row that was already stale."""
+@dataclass
+class Prepared:
+    """A file's new contents on disk beside it, waiting for its rename."""
 
+    file: TreeFile
+    #: (path relative to the root, the temporary file beside it), the first path first
+    temps: list[tuple[str, Path]]
+    #: RECORD values of the new contents ("" when no RECORD lists the file)
     digest: str
     size: int
-    old_size: int
 
 
-def replace(root: Path, file: TreeFile, blob: Blob, result: binaries.Stripped, digest: bool) -> Written:
-    """Write ``result`` (pieces of the mapped file ``blob``) beside the file and rename it over
-    every path of the file in the tree; hash it when ``digest`` (a RECORD lists it). Raises
-    :class:`FileError`, leaving the file as it was."""
+def prepare(root: Path, file: TreeFile, blob: Blob, result: binaries.Stripped, digest: bool) -> Prepared:
+    """Write ``result`` (pieces of ``blob``) beside the file, and a hardlink of it beside each
+    of its other paths; hash it when ``digest`` (a RECORD lists it). Raises
+    :class:`FileError`, leaving nothing behind."""
     path = root / file.path
-    try:
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".stripwheel")
-    except OSError as exc:
-        raise FileError(f"{path}: cannot write beside it: {exc.strerror or exc}") from None
-    temp = Path(name)
+    temp = path.parent / temp_name()
+    prepared = Prepared(file, [(file.path, temp)], "", result.size)
     hasher = hashlib.sha256() if digest else None
     try:
-        with os.fdopen(fd, "wb", buffering=0) as out:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+    except OSError as exc:
+        raise FileError(f"{path}: cannot write beside it: {exc.strerror or exc}") from None
+    try:
+        try:
             for chunk in blob.views(result):
                 if hasher is not None:
                     hasher.update(chunk)  # releases the GIL, as the write does: both cores work
-                out.write(chunk)
-        _keep_metadata(path, temp)
-        _unchanged(path, file.identity)
-        os.replace(temp, path)
+                write_all(fd, chunk)
+            keep_metadata(path, fd)
+        finally:
+            os.close(fd)
+        for alias in file.aliases:
+            link = (root / alias).parent / temp_name()
+            os.link(temp, link)
+            prepared.temps.append((alias, link))
     except FileError:
-        temp.unlink(missing_ok=True)
+        discard(prepared)
         raise
     except OSError as exc:
-        temp.unlink(missing_ok=True)
-        raise FileError(f"{path}: cannot replace: {exc.strerror or exc}") from None
-    for alias in file.aliases:
-        _relink(path, root / alias, file.identity)
-    new = _record.encode_digest(hasher.digest()) if hasher is not None else ""
-    return Written(new, result.size, file.size)
+        discard(prepared)
+        raise FileError(f"{path}: cannot write its stripped copy: {exc.strerror or exc}") from None
+    if hasher is not None:
+        prepared.digest = _record.encode_digest(hasher.digest())
+    return prepared
 
 
-def _keep_metadata(original: Path, temp: Path) -> None:
-    """Mode, owner and extended attributes of ``original`` onto ``temp``, or FileError."""
-    st = os.stat(original, follow_symlinks=False)
-    os.chmod(temp, stat.S_IMODE(st.st_mode))
-    mine = os.stat(temp)
-    if (mine.st_uid, mine.st_gid) != (st.st_uid, st.st_gid):
+def commit(root: Path, prepared: Prepared) -> list[str]:
+    """Rename the temporary files over the paths (each still the file that was read); returns
+    the paths that now hold the new contents. Raises :class:`FileError` when none was
+    replaced; a hardlink that could not follow is reported in the error, but the paths
+    replaced are returned by ``replaced`` on the exception."""
+    try:
+        for relative, _ in prepared.temps:
+            _check_identity(root / relative, prepared.file.identity)
+    except FileError:
+        discard(prepared)
+        raise
+    done: list[str] = []
+    for relative, temp in prepared.temps:
         try:
-            os.chown(temp, st.st_uid, st.st_gid)
+            os.replace(temp, root / relative)
         except OSError as exc:
-            raise FileError(f"{original}: cannot keep its owner: {exc.strerror or exc}") from None
-    if hasattr(os, "listxattr"):  # Linux
-        try:
-            names = os.listxattr(original, follow_symlinks=False)
-        except OSError:
-            names = []  # a filesystem without extended attributes
-        for attr in names:
-            try:
-                os.setxattr(temp, attr, os.getxattr(original, attr, follow_symlinks=False))
-            except OSError as exc:
-                raise FileError(f"{original}: cannot keep extended attribute {attr}: {exc.strerror or exc}") from None
+            discard(prepared)
+            error = PartlyReplaced(f"{root / relative}: cannot replace: {exc.strerror or exc}")
+            error.replaced = done
+            raise error from None
+        done.append(relative)
+    return done
 
 
-def _unchanged(path: Path, identity: Identity) -> None:
+class PartlyReplaced(FileError):
+    """Some paths of a hardlinked file were replaced, then one could not be."""
+
+    replaced: list[str]
+
+
+def discard(prepared: Prepared) -> None:
+    """Remove whatever temporary files of ``prepared`` are still there."""
+    for _, temp in prepared.temps:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+
+
+def keep_metadata(original: Path, fd: int) -> None:
+    """``original``'s owner, mode and extended attributes onto the open file ``fd``, or FileError."""
+    try:
+        copy_metadata(original, fd)
+    except OSError as exc:
+        raise FileError(f"{original}: {exc.strerror or exc}") from None
+
+
+def _check_identity(path: Path, identity: Identity) -> None:
     try:
         now = Identity.of(os.stat(path, follow_symlinks=False))
     except OSError as exc:
@@ -95,64 +131,27 @@ def _unchanged(path: Path, identity: Identity) -> None:
         raise FileError(f"{path}: changed while it was processed; left as it is")
 
 
-def _relink(target: Path, alias: Path, identity: Identity) -> None:
-    """Make ``alias`` (hardlinked to the old file) a hardlink of the new one, by rename."""
-    _unchanged(alias, identity)
-    temp = alias.with_name(f".{alias.name}.stripwheel-link")
-    try:
-        os.link(target, temp)
-        os.replace(temp, alias)
-    except OSError as exc:
-        temp.unlink(missing_ok=True)
-        raise FileError(f"{alias}: cannot relink to the stripped {target.name}: {exc.strerror or exc}") from None
-
-
-# --- RECORD of installed distributions
-
-
-def update_record(root: Path, record: str, changed: dict[str, Written]) -> tuple[bool, list[str]]:
-    """Bring the rows of the changed files (paths relative to ``root``) in one installed
-    RECORD (its path relative to ``root``) up to date; every other line stays as it was, stale
-    or malformed. Returns whether it was rewritten, and warnings."""
-    path = root / record
-    warnings: list[str] = []
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return False, [f"{path}: cannot read, left as it is ({exc})"]
-    lines = text.splitlines(keepends=True)
-    out: list[str] = []
-    touched = False
-    for number, line in enumerate(lines, start=1):
-        fields = next(csv.reader([line.rstrip("\r\n")]), [])
-        if len(fields) != 3:
-            if fields:
-                warnings.append(f"{path}: line {number} is malformed; left as it is")
-            out.append(line)
+def unreplaceable(path: Path) -> Optional[str]:
+    """Why a file (or the files of a directory) cannot be replaced by rename, when that can be
+    told without trying: immutable or append-only (``chattr``), or a directory we may not
+    write to."""
+    for where in (path, path.parent):
+        try:
+            fd = os.open(where, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        except OSError:
             continue
-        written = changed.get(record_target(root, record, fields[0]))
-        if written is None:
-            out.append(line)
-            continue
-        if fields[2] and fields[2] != str(written.old_size):
-            warnings.append(f"{path}: the row of {fields[0]} was already stale; it now says what the file holds")
-        row = io.StringIO()
-        csv.writer(row, lineterminator="").writerow([fields[0], f"sha256={written.digest}", written.size])
-        out.append(row.getvalue() + line[len(line.rstrip("\r\n")) :])
-        touched = True
-    if touched:
-        _rewrite(path, "".join(out).encode("utf-8"))
-    return touched, warnings
-
-
-def _rewrite(path: Path, data: bytes) -> None:
-    st = os.stat(path)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".stripwheel")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.chmod(name, stat.S_IMODE(st.st_mode))
-        os.replace(name, path)
-    except OSError as exc:
-        Path(name).unlink(missing_ok=True)
-        raise FileError(f"{path}: cannot update: {exc.strerror or exc}") from None
+        try:
+            flags = struct.unpack_from("i", fcntl.ioctl(fd, _GETFLAGS, b"\0" * 8))[0]
+        except OSError:
+            flags = 0  # a filesystem without these flags
+        finally:
+            os.close(fd)
+        if flags & (_IMMUTABLE | _APPEND_ONLY):
+            return f"{where} is immutable or append-only"
+    if not os.access(path.parent, os.W_OK):
+        try:
+            read_only = bool(os.statvfs(path.parent).f_flag & os.ST_RDONLY)
+        except OSError:
+            read_only = False
+        return f"{path.parent}: {os.strerror(errno.EROFS if read_only else errno.EACCES)}"
+    return None

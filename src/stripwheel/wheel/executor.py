@@ -80,7 +80,7 @@ class _Run:
             for m in self.source.members
         ]
 
-    def carry_out(self, step: Step) -> Outcome:
+    def prepare(self, step: Step) -> Outcome:
         """Everything for one step short of writing: read, check, transform, encode."""
         member = self.members[step.name]
         if step.action == "compile":
@@ -96,7 +96,7 @@ class _Run:
             warning = f"removed {step.name}: it signs the old RECORD and would no longer verify"
             return Outcome(step, member, warnings=[warning])
         if step.note:
-            return Outcome(step, member, binary=_unchanged(member, "archive", "", step.note))
+            return Outcome(step, member, binary=_unchanged_report(member, "archive", "", step.note))
         return Outcome(step, member)
 
     def _strip(self, step: Step, fmt: binaries.Format, member: Member) -> Outcome:
@@ -114,7 +114,7 @@ class _Run:
             result = done.result
             warnings = done.warnings(member.name)
             if isinstance(result, binaries.Unchanged):
-                binary = _unchanged(member, fmt, done.arch, result.reason, clean=result.clean)
+                binary = _unchanged_report(member, fmt, done.arch, result.reason, clean=result.clean)
                 return Outcome(step, member, binary=binary, warnings=warnings)
             encoded = encode(self.source, member, blob, result, boundaries, self.pool)
         finally:
@@ -130,7 +130,7 @@ class _Run:
             if done.kept.file is not None and target is not None:
                 target.store.forget(done.kept.file.path, target.owner)  # the member keeps its debug info
             reason = f"kept the original: stripped, it would be stored larger ({info.compress_size} -> {grown} B)"
-            return Outcome(step, member, binary=_unchanged(member, fmt, done.arch, reason))
+            return Outcome(step, member, binary=_unchanged_report(member, fmt, done.arch, reason))
         report = BinaryReport(
             member.name,
             fmt,
@@ -179,10 +179,9 @@ class _Run:
         destination.close()
 
 
-def _unchanged(member: Member, fmt: str, arch: str, reason: str, clean: bool = False) -> BinaryReport:
+def _unchanged_report(member: Member, fmt: str, arch: str, reason: str, clean: bool = False) -> BinaryReport:
     info = member.info
-    size, stored = info.file_size, info.compress_size
-    return BinaryReport(member.name, fmt, arch, "unchanged", reason, size, size, stored, stored, clean=clean)
+    return _transform.unchanged_report(member.name, fmt, arch, reason, info.file_size, info.compress_size, clean)
 
 
 class _Slot:
@@ -194,9 +193,9 @@ class _Slot:
         self.outcome: Optional[Outcome] = None
         self.error: Optional[Exception] = None
 
-    def carry_out(self, run: _Run) -> None:
+    def run_inline(self, run: _Run) -> None:
         try:
-            self.outcome = run.carry_out(self.step)
+            self.outcome = run.prepare(self.step)
         except Exception as exc:  # noqa: BLE001 - raised again in the member's turn
             self.error = exc
 
@@ -230,7 +229,7 @@ def _ordered(pool: ThreadPoolExecutor, run: _Run, steps: list[Step]) -> Iterator
         return min(run.members[step.name].info.compress_size, IN_MEMORY) if step.action == "strip" else 0
 
     largest = sorted((s for s in steps if size(s) >= EARLY_FROM), key=size, reverse=True)[:WORKERS]
-    early = {step.name: pool.submit(run.carry_out, step) for step in largest}
+    early = {step.name: pool.submit(run.prepare, step) for step in largest}
     held = sum(weight(step) for step in largest)
     pending: deque[tuple[Future[Outcome], int] | _Slot] = deque()
     todo: deque[_Slot] = deque()  # the slots of ``pending`` not carried out yet, in order
@@ -246,7 +245,7 @@ def _ordered(pool: ThreadPoolExecutor, run: _Run, steps: list[Step]) -> Iterator
                 if held and held + weight(step) > AHEAD:
                     break  # enough is waiting already
                 held += weight(step)
-                pending.append((pool.submit(run.carry_out, step), weight(step)))
+                pending.append((pool.submit(run.prepare, step), weight(step)))
             else:
                 slot = _Slot(step)
                 pending.append(slot)
@@ -262,12 +261,12 @@ def _ordered(pool: ThreadPoolExecutor, run: _Run, steps: list[Step]) -> Iterator
             if isinstance(item, _Slot):
                 if todo and todo[0] is item:
                     todo.popleft()
-                    item.carry_out(run)
+                    item.run_inline(run)
                 outcome = item.result()
             else:
                 future, held_back = item
                 while not future.done() and todo:
-                    todo.popleft().carry_out(run)
+                    todo.popleft().run_inline(run)
                     top_up()
                 outcome = future.result()
                 held -= held_back
@@ -300,10 +299,7 @@ def process_wheel(
     would change. Raises :class:`StripwheelError` (the input is then untouched).
     """
     started = time.perf_counter()
-    if config.verify:
-        from .. import _verify
-
-        _verify.require()
+    _transform.require(config)
     wheel = Path(wheel)
     with WheelSource(wheel) as source, ThreadPoolExecutor(WORKERS) as pool:
         run = _Run(source, config, pool, dry_run)
@@ -343,7 +339,7 @@ def _write_file(
 ) -> WheelDestination:
     """Write through a temporary file beside ``target``, renamed over it once complete; an
     unchanged wheel is not rewritten in place (``-w DIR`` gets a copy)."""
-    output = AtomicFile(target, os.stat(wheel).st_mode)
+    output = AtomicFile(target, os.stat(wheel).st_mode, like=wheel if target == wheel else None)
     try:
         destination = WheelDestination(output, run.source)
         run.write(destination, report, progress)

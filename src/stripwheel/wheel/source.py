@@ -263,13 +263,13 @@ class WheelSource:
             return b""  # the full read reports the corruption, with the member's name
         return out[:size]
 
-    def open(self, member: Member, boundaries: list[deflate.Boundary] | None = None) -> Verified:
+    def open(self, member: Member, boundaries: list[deflate.Boundary] | None = None) -> CheckedStream:
         """The member's contents as a stream checked against its CRC, size and RECORD hash.
 
         Use it as a context manager: leaving the block normally reads whatever the consumer
         left unread, so every member is checked in full whatever is done with it.
         """
-        return Verified(self, member, boundaries)
+        return CheckedStream(self, member, boundaries)
 
     def close(self) -> None:
         self._file.close()
@@ -285,7 +285,7 @@ class WheelSource:
 HEAD_STEP = 4096
 
 
-class Verified:
+class CheckedStream:
     """One member's contents, read once, checked against RECORD when fully read."""
 
     def __init__(self, source: WheelSource, member: Member, boundaries: list[deflate.Boundary] | None) -> None:
@@ -320,7 +320,7 @@ class Verified:
         if self._hasher is not None and row is not None and _record.encode_digest(self._hasher.digest()) != row.digest:
             raise WheelError(self._label, f"{row.algorithm} hash does not match RECORD", self.member.name)
 
-    def __enter__(self) -> Verified:
+    def __enter__(self) -> CheckedStream:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
