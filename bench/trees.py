@@ -173,6 +173,7 @@ def fresh_copy(source: Path, name: str) -> Path:
         shutil.rmtree(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(["cp", "-a", str(source), str(target)], check=True)
+    os.sync()  # an installed tree has long been on disk: neither side pays for the copy's writeback
     return target
 
 

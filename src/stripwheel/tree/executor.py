@@ -137,13 +137,15 @@ class _TreeRun:
         self.batch: list[_Outcome] = []
         self.changes: dict[str, Change] = {}
         self.sync_seconds = 0.0
+        #: files are mapped under read leases (else read into snapshots)
+        self.leases = False
         #: directories with renames not yet synced (only where there is no syncfs)
         self.renamed_in: set[Path] = set()
 
     def run(self, progress: Optional[Progress]) -> TreeReport:
         source = self.source
         report = TreeReport(path=str(self.root), dry_run=self.dry_run, files=len(self.files))
-        with _locked(self.root, self.dry_run):
+        with _locked(self.root, self.dry_run), _leases() as self.leases:
             report.errors.extend(source.errors)
             if not self.dry_run:
                 self._remove_leftovers(report)
@@ -288,7 +290,7 @@ class _TreeRun:
         if blocked is not None:
             return _Outcome(file, error=f"{path}: left as it is: its RECORD row cannot be rewritten ({blocked})")
         try:
-            blob = _snapshot(path, file.identity)
+            blob = _read(path, file.identity, self.leases)
         except FileError as exc:
             return _Outcome(file, error=str(exc))
         try:
@@ -353,8 +355,16 @@ class _TreeRun:
         return outcome
 
 
-def _snapshot(path: Path, identity: Identity) -> Blob:
-    """A private copy of the file, which must still be the regular file the walk found."""
+def _read(path: Path, identity: Identity, lease: bool) -> Blob:
+    """The file's contents, which must still be the regular file the walk found, safe from
+    other processes for as long as the blob is open.
+
+    A file another process truncates while it is mapped kills the reader with SIGBUS. Under a
+    read lease (``F_SETLEASE``) it is mapped: a process that opens it for writing or truncates
+    it then waits until the blob is closed (the lease goes with the descriptor), and only the
+    pages the rewriter touches are read. Where no lease can be had (another process has the
+    file open for writing, it is someone else's and we are not root, not Linux), it is read into
+    a private snapshot instead, all of it."""
     try:
         fd = os.open(path, READ_FLAGS)
     except OSError as exc:
@@ -363,6 +373,10 @@ def _snapshot(path: Path, identity: Identity) -> Blob:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode) or Identity.of(st) != identity:
             raise FileError(f"{path}: changed while it was processed; left as it is")
+        if lease and _take_lease(fd) and Identity.of(os.fstat(fd)) == identity:
+            blob = Blob.mapped(os.fdopen(fd, "rb"), identity.size)  # closes fd, and so ends the lease
+            fd = -1
+            return blob
         blob = Blob.snapshot(fd, identity.size)
         if Identity.of(os.fstat(fd)) != identity:
             blob.close()
@@ -371,7 +385,31 @@ def _snapshot(path: Path, identity: Identity) -> Blob:
     except OSError as exc:
         raise FileError(f"{path}: changed while it was processed ({exc}); left as it is") from None
     finally:
-        os.close(fd)
+        if fd >= 0:
+            os.close(fd)
+
+
+def _take_lease(fd: int) -> bool:
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_RDLCK)
+    except (OSError, AttributeError):
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _leases() -> Iterator[bool]:
+    """Whether read leases can be used: the kernel tells a lease holder that someone waits with
+    SIGIO, whose default action ends the process, so it is ignored while the run goes (the
+    waiting process is let go when the file is closed). Only the main thread sets signals."""
+    if not hasattr(fcntl, "F_SETLEASE") or threading.current_thread() is not threading.main_thread():
+        yield False
+        return
+    previous = signal.signal(signal.SIGIO, signal.SIG_IGN)
+    try:
+        yield True
+    finally:
+        signal.signal(signal.SIGIO, previous)
 
 
 def _digest(blob: Blob) -> str:
@@ -420,9 +458,21 @@ def inspect_tree(root: Path) -> TreeInspectReport:
     files = source.files()
     report = TreeInspectReport(path=str(root), files=len(files))
     records = Records(root, files, source.links)
-    for file in files:
-        head = source.head(file, binaries.HEAD) if file.size >= MIN_BINARY else b""
-        view = _view(source, file, head, report.errors)
+    with _leases() as lease:
+        views = [
+            (
+                file,
+                _view(
+                    source,
+                    file,
+                    source.head(file, binaries.HEAD) if file.size >= MIN_BINARY else b"",
+                    report.errors,
+                    lease,
+                ),
+            )
+            for file in files
+        ]
+    for file, view in views:
         if view is not None:
             view.package = records.owner(file.path)
             report.binaries.append(view)
@@ -436,13 +486,14 @@ def inspect_file(path: Path) -> TreeInspectReport:
     source = _bare_source(path)
     errors: list[str] = []
     file = source.files()[0]
-    view = _view(source, file, _head(source, file.path), errors)
+    with _leases() as lease:
+        view = _view(source, file, _head(source, file.path), errors, lease)
     if errors:
         raise StripwheelError(errors[0])
     return TreeInspectReport(path=str(path), files=1, binaries=[view] if view is not None else [])
 
 
-def _view(source: TreeSource, file: TreeFile, head: bytes, errors: list[str]) -> Optional[BinaryView]:
+def _view(source: TreeSource, file: TreeFile, head: bytes, errors: list[str], lease: bool) -> Optional[BinaryView]:
     fmt = binaries.detect(head)
     if fmt is None:
         if head.startswith(ARCHIVE_MAGIC):
@@ -451,7 +502,7 @@ def _view(source: TreeSource, file: TreeFile, head: bytes, errors: list[str]) ->
             return BinaryView(file.path, "archive", "", "static archive", file.size, None, nothing, "none", note)
         return None
     try:
-        blob = _snapshot(source.path(file.path), file.identity)
+        blob = _read(source.path(file.path), file.identity, lease)
     except FileError as exc:
         errors.append(str(exc))
         return None
