@@ -845,13 +845,14 @@ def huge(native: Native) -> Path:
     return native.lib("huge", g="-g", pad=48 << 20)
 
 
-@pytest.mark.parametrize("given", ["file", "tree"])
+@pytest.mark.parametrize("given", ["file", "tree", "tree, held open for writing"])
 def test_a_binary_truncated_during_the_strip(given: str, huge: Path, tmp_path: Path) -> None:
     """Another process truncates the binary to 4 KiB at moments spread over the run (a bare
-    file; a tree whose RECORD lists it): stripwheel never dies of a signal, prints no
-    traceback and leaves no temporary file."""
+    file; a tree whose RECORD lists it; the same with the file held open for writing, so that
+    no read lease can be had and the run reads a private copy instead): stripwheel never dies
+    of a signal, prints no traceback and leaves no temporary file."""
     work = tmp_path / "work"
-    root = work if given == "tree" else None
+    root = work if given.startswith("tree") else None
 
     def fresh() -> Path:
         shutil.rmtree(work, ignore_errors=True)
@@ -868,12 +869,15 @@ def test_a_binary_truncated_during_the_strip(given: str, huge: Path, tmp_path: P
     for i in range(attempts):
         binary = fresh()
         delay = 0.7 * startup + (duration - 0.7 * startup) * (i + 0.5) / attempts
+        writer = os.open(binary, os.O_WRONLY) if given.endswith("writing") else -1
         proc = start("strip", root or binary)
         try:
             time.sleep(delay)
             os.truncate(binary, 4096)
         finally:
             _, err = finish(proc)
+            if writer >= 0:
+                os.close(writer)
         where = f"truncated after {delay:.3f} s of a {duration:.3f} s run"
         assert proc.returncode >= 0, f"{where}: killed by signal {-proc.returncode}\n{err}"
         assert proc.returncode in (0, 1), f"{where}: exit {proc.returncode}\n{err}"
