@@ -82,11 +82,16 @@ class Result:
     before: list[Timed] = field(default_factory=list)
 
 
+#: stripwheel's own modules compiled once, as an installed stripwheel has them: a machine that
+#: sets PYTHONDONTWRITEBYTECODE would otherwise charge every run ~0.1 s of compiling.
+COMPILED = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def run_timed(cmd: list[str], env: dict[str, str] | None = None) -> Timed:
     """Wall time and CPU time (user + system of the child and its children) of ``cmd``; with
     ``--json`` in it, the time the report says was spent syncing."""
     before, start = os.times(), time.perf_counter()
-    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, env=env)
+    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, env=env or COMPILED)
     seconds, after = time.perf_counter() - start, os.times()
     cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
     synced = 0.0
@@ -185,7 +190,7 @@ def bench(name: str, source: Path, repeat: int, baseline: Path | None) -> Result
         result.size_ours = tree_size(copy)
         if baseline is not None:
             copy = fresh_copy(source, f"{name}-before")
-            env = dict(os.environ, PYTHONPATH=str(baseline.resolve()))
+            env = dict(COMPILED, PYTHONPATH=str(baseline.resolve()))
             result.before.append(run_timed([sys.executable, "-m", "stripwheel", "strip", str(copy)], env))
         copy = fresh_copy(source, f"{name}-peer")
         result.peer.append(run_timed(["find", str(copy), *PEER]))

@@ -111,10 +111,10 @@ def test_compile_honours_include_and_exclude() -> None:
     assert found["pkg/tests/t.py"].action == "copy"
 
 
-def test_trees_note_static_archives_and_wheels_do_not() -> None:
-    """An installed tree reports its ``.a`` files as left alone; a wheel lists binaries only."""
+def test_static_archives_are_stripped_in_trees_and_wheels() -> None:
+    """A ``.a`` file is a binary like the others, in an installed tree and in a wheel."""
     archive = Entry("lib/libpython3.11.a", BIG, b"!<arch>\n")
     (tree_step,) = plan_tree([archive, Entry("lib/", 0)], Config()).steps
-    assert (tree_step.action, tree_step.note) == ("copy", "static archive: left alone (its objects need their symbols)")
-    assert steps([archive])["lib/libpython3.11.a"] == Step("lib/libpython3.11.a", "copy")
+    assert tree_step == Step("lib/libpython3.11.a", "strip", format="archive")
+    assert steps([archive])["lib/libpython3.11.a"] == Step("lib/libpython3.11.a", "strip", format="archive")
     assert plan_tree([Entry("bin/python", BIG, ELF)], Config(strip="none")).steps[0].action == "copy"

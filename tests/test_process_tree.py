@@ -75,16 +75,16 @@ def installed(demo_wheel_master: Path, tmp_path: Path) -> Iterator[Path]:
 def test_strip_a_tree_in_place(installed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Every ELF file shrinks and still reads cleanly; the extension imports, the libraries
     load and the tool runs; every RECORD row matches its file; modes, symlinks and in-tree
-    hardlinks are kept; the outside link keeps the original; archives and objects are named
-    and left alone."""
+    hardlinks are kept; the outside link keeps the original; static archives are stripped too;
+    objects are named and left alone."""
     site = installed / "site"
     before = snapshot(installed)
     cache_before = (tmp_path / "cache-entry.so").read_bytes()
     assert main(["strip", str(installed)]) == 0
     err = capsys.readouterr().err
-    assert "stripped 5 of 7 binaries" in err
-    assert re.search(r"unchanged +libhelper\.a +archive: static archive: left alone", err)
-    assert re.search(r"unchanged +helper\.o +ELF x86_64: relocatable object", err)
+    assert "stripped 7 of 7 binaries" in err
+    assert re.search(r"stripped +libhelper\.a +archive x86_64: ", err)
+    assert re.search(r"stripped +helper\.o +ELF x86_64: ", err)
     assert "RECORD updated: site/demo-1.0.dist-info/RECORD" in err
     after = snapshot(installed)
     for path, (digest, mode, kind) in before.items():
@@ -92,10 +92,12 @@ def test_strip_a_tree_in_place(installed: Path, tmp_path: Path, capsys: pytest.C
         if path.endswith("RECORD"):
             continue  # checked below, row by row
         data = (installed / path).read_bytes() if kind == "file" else b""
-        if data[:4] == ELF_MAGIC and not path.endswith(".o"):
+        if path.endswith((".a", ".o")):
+            assert after[path][0] != digest, path
+        elif data[:4] == ELF_MAGIC:
             assert after[path][0] != digest, path
             check_elf(data, path)
-        elif kind == "link" or path.endswith((".o", ".a")) or data[:4] != ELF_MAGIC:
+        elif kind == "link" or data[:4] != ELF_MAGIC:
             assert after[path][0] == digest, path
     assert record_mismatches(site) == []
     assert (site / "demo.libs" / "libhelper-copy.so").stat().st_ino == (
@@ -112,7 +114,7 @@ def test_strip_a_tree_in_place(installed: Path, tmp_path: Path, capsys: pytest.C
 
 def test_second_run_and_dry_run_change_nothing(installed: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["strip", "--dry-run", str(installed)]) == 0
-    assert "would strip 5 of 7 binaries" in capsys.readouterr().err
+    assert "would strip 7 of 7 binaries" in capsys.readouterr().err
     first = snapshot(installed)
     assert main(["strip", str(installed)]) == 0
     stripped = snapshot(installed)
@@ -136,13 +138,13 @@ def test_json_and_inspect(installed: Path, capsys: pytest.CaptureFixture[str]) -
     assert "bin/demo-tool [demo]: ELF x86_64 PIE executable" in capsys.readouterr().out
     assert main(["strip", "--json", str(installed)]) == 0
     (report,) = json.loads(capsys.readouterr().out)["trees"]
-    assert len([b for b in report["binaries"] if b["action"] == "stripped"]) == 5
+    assert len([b for b in report["binaries"] if b["action"] == "stripped"]) == 7
     assert report["records"] == ["site/demo-1.0.dist-info/RECORD"]
 
 
 def test_include_and_exclude_are_relative_to_the_directory(installed: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["strip", "--exclude", "site/demo.libs/", "--exclude", "bin/*", str(installed)]) == 0
-    assert "stripped 2 of 4 binaries" in capsys.readouterr().err
+    assert "stripped 4 of 4 binaries" in capsys.readouterr().err
 
 
 def test_bytecode_options_are_refused(installed: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -181,7 +183,7 @@ def test_a_read_only_filesystem(installed: Path, tmp_path: Path, capsys: pytest.
         err = capsys.readouterr().err
         errors = [line for line in err.splitlines() if line.startswith("stripwheel: error: ")]
         # six: copytree does not keep the hardlink, so both library paths are binaries there
-        assert len(errors) == 6 and all("Read-only file system" in line for line in errors), err
+        assert len(errors) == 8 and all("Read-only file system" in line for line in errors), err
         assert "Traceback" not in err
         assert snapshot(mount / "prefix") == before
     finally:
@@ -286,8 +288,8 @@ def test_a_real_venv(installer: str, tmp_path: Path, capsys: pytest.CaptureFixtu
 def test_a_python_installation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A copy of the running interpreter's installation (executable, libpython, stdlib,
     lib-dynload), stripped like the Heroku buildpack does, still runs ssl, sqlite3, ctypes,
-    decimal and -m venv, with the copy's own libpython mapped; its static archive is named
-    and left alone."""
+    decimal and -m venv, with the copy's own libpython mapped; its static archive is stripped
+    too."""
     base = Path(sys.base_prefix)
     version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
     libpython = sysconfig_var("INSTSONAME")
@@ -304,8 +306,8 @@ def test_a_python_installation(tmp_path: Path, capsys: pytest.CaptureFixture[str
     archive_before = archive.read_bytes()
     assert main(["strip", str(copy)]) == 0
     err = capsys.readouterr().err
-    assert re.search(rf"unchanged +lib/{version}/config-[^ ]+/libpython[^ ]*\.a +archive: static archive", err), err
-    assert archive.read_bytes() == archive_before
+    assert re.search(rf"stripped +lib/{version}/config-[^ ]+/libpython[^ ]*\.a +archive x86_64: ", err), err
+    assert archive.stat().st_size < len(archive_before) * 0.5
     assert (copy / "lib" / libpython).stat().st_size < size_before * 0.6
     env = {"LD_LIBRARY_PATH": str(copy / "lib"), "PYTHONHOME": str(copy), "PATH": os.environ["PATH"]}
     script = (

@@ -890,11 +890,11 @@ def test_a_binary_truncated_during_the_strip(given: str, huge: Path, tmp_path: P
 
 def test_output_is_always_written(native: Native, tmp_path: Path) -> None:
     """``strip IN -o OUT`` over a stale OUT: an already stripped binary and a refused one
-    (a relocatable object) are copied to OUT as they are."""
+    (a GCC LTO object) are copied to OUT as they are."""
     clean = tmp_path / "clean.so"
     run(need("strip"), "--strip-all", "-o", clean, native.lib("clean"))
     obj = tmp_path / "refused.o"
-    run(need("gcc"), "-g", "-c", native.root / "lib.c", "-o", obj)
+    run(need("gcc"), "-g", "-flto", "-c", native.root / "lib.c", "-o", obj)
     for given, out in ((clean, tmp_path / "out.so"), (obj, tmp_path / "out.o")):
         out.write_bytes(b"stale output of an earlier run\n")
         proc = sw("strip", given, "-o", out)

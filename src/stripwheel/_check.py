@@ -62,7 +62,7 @@ class Finding:
     arch: str
     size: int
     strippable: int
-    #: why stripping would leave it alone (signed, malformed, archive), when it would
+    #: why stripping would leave it alone (signed, malformed, a thin archive), when it would
     refused: Optional[str] = None
     over: bool = False
 

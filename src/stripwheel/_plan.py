@@ -10,8 +10,6 @@ from typing import Literal, Optional
 from . import _bytecode, _record, binaries
 from ._config import Config, Selector
 
-#: ``ar`` archives (``.a`` static libraries) start with this.
-ARCHIVE_MAGIC = b"!<arch>\n"
 #: Files shorter than this cannot be a binary worth stripping (an ELF header alone is 52 bytes).
 MIN_BINARY = 64
 
@@ -63,8 +61,6 @@ class Step:
     adds: tuple[str, ...] = ()
     #: ``compile``: whether the source itself is written (not with ``sourceless``)
     keep_source: bool = True
-    #: a file left alone that the report should still name (static archives)
-    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -126,19 +122,15 @@ def _step(entry: Entry, config: Config, wheel: Wheel, selected: Selector, supers
 
 
 def plan_tree(entries: Sequence[Entry], config: Config) -> Plan:
-    """The steps for the files of an installed tree: binaries are stripped in place, static
-    archives noted (a wheel's listing stays binaries only), everything else left (bytecode
-    options are the wheels' alone)."""
+    """The steps for the files of an installed tree: binaries (static archives among them)
+    are stripped in place, everything else left (bytecode options are the wheels' alone)."""
     selected = Selector.from_config(config)
-    return Plan(tuple(_binary_step(e, config, selected, archives=True) for e in entries if not e.is_dir))
+    return Plan(tuple(_binary_step(e, config, selected) for e in entries if not e.is_dir))
 
 
-def _binary_step(entry: Entry, config: Config, selected: Selector, archives: bool = False) -> Step:
+def _binary_step(entry: Entry, config: Config, selected: Selector) -> Step:
     if config.strip == "none" or entry.size < MIN_BINARY or not selected(entry.name):
         return Step(entry.name, "copy")
-    if archives and entry.head.startswith(ARCHIVE_MAGIC):
-        # Objects inside an archive need their symbols to link: out of scope, said so.
-        return Step(entry.name, "copy", note="static archive: left alone (its objects need their symbols)")
     fmt = binaries.detect(entry.head)
     if fmt is not None:
         return Step(entry.name, "strip", format=fmt)

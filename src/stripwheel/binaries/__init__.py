@@ -1,6 +1,7 @@
 """Native binary rewriters: bytes in, a description of the output out. No zips, no config.
 
-Every format module (:mod:`.elf`, :mod:`.macho`, :mod:`.pe`) is a :class:`Rewriter`:
+Every format module (:mod:`.elf`, :mod:`.macho`, :mod:`.pe`, and :mod:`.archive` for static
+archives, whose ELF objects it strips with :mod:`.elf`) is a :class:`Rewriter`:
 
 ``FORMAT`` and ``MAGICS``
     the format's name and the leading bytes that identify it (``claims`` settles magics
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from . import elf, macho, pe
+from . import archive, elf, macho, pe
 from ._core import (
     DEBUG_FILE_KIND,
     DEBUG_FILE_REASON,
@@ -80,7 +81,7 @@ class Rewriter(Protocol):
     def arch(self, data: Buffer) -> str: ...
 
 
-REWRITERS: dict[Format, Rewriter] = {module.FORMAT: module for module in (elf, macho, pe)}
+REWRITERS: dict[Format, Rewriter] = {module.FORMAT: module for module in (elf, macho, pe, archive)}
 
 #: Bytes of a file's head that ``detect`` needs.
 HEAD = 8

@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # typing.ParamSpec is Python 3.10+; the annotations below are
 
 Level = Literal["all", "debug"]
 LEVELS: tuple[Level, ...] = ("all", "debug")
-Format = Literal["ELF", "Mach-O", "PE"]
+Format = Literal["ELF", "Mach-O", "PE", "archive"]
 Buffer = Union[bytes, bytearray, memoryview, mmap.mmap]
 
 #: The kind ``inspect`` gives a separate debug file (``objcopy --only-keep-debug`` form), and

@@ -481,7 +481,20 @@ def strip(data: Buffer, level: Level, add: tuple[Added, ...] = ()) -> Result:
     if level not in LEVELS:
         # Checked outside the guard: a caller's bad level is not a malformed file.
         raise ValueError(f"bad strip level {level!r}")
+    if _is_relocatable(data):
+        from . import elf_object  # imported here: elf_object builds on this module
+
+        return elf_object.strip(data, level, add)
     return _strip_or_refuse(data, level, add)
+
+
+def _is_relocatable(data: Buffer) -> bool:
+    """Whether ``data`` is an ``ET_REL`` object (False when its header is unreadable:
+    :func:`_strip_or_refuse` then says what is wrong)."""
+    try:
+        return _Elf(data).e_type == ET_REL
+    except _UNREADABLE:
+        return False
 
 
 @guarded("ELF")

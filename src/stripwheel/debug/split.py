@@ -102,4 +102,16 @@ def split_debug_notes(store: Optional[DebugStore], binaries_done: Sequence[Binar
             + " and ".join(others)
             + " (Mach-O images carry no DWARF; PE debug files are out of scope)"
         )
+    # A debugger looks for the debug file of the linked program, never of a static archive or
+    # an object file; a stripped ELF file without a debug file is one of those (ET_REL).
+    archives = sum(1 for b in binaries_done if b.format == "archive" and b.action == "stripped")
+    objects = sum(1 for b in binaries_done if b.format == "ELF" and b.action == "stripped" and not b.debug_file)
+    if archives or objects:
+        verb = "would be" if store.dry_run else "was"
+        what = " and ".join(
+            text
+            for count, text in ((archives, f"{archives} static archives"), (objects, f"{objects} object files"))
+            if count
+        )
+        notes.append(f"split-debug: the debug info of {what} {verb} dropped (a debugger finds it nowhere)")
     return notes

@@ -29,7 +29,7 @@ from .._config import Config
 from .._durable import AtomicFile, fsync_dir, fsync_path, remove_leftovers, syncfs
 from .._errors import ConfigError, StripwheelError
 from .._inspect import binary_view
-from .._plan import ARCHIVE_MAGIC, MIN_BINARY, Entry, Step, plan_tree
+from .._plan import MIN_BINARY, Entry, Step, plan_tree
 from .._pool import WORKERS, Progress
 from .._report import BinaryReport, BinaryView, TreeInspectReport, TreeReport
 from ..debug.split import Target, debug_store, split_debug_notes
@@ -40,7 +40,7 @@ from .writer import FileError, PartlyReplaced, Prepared, commit, discard, prepar
 
 #: Bytes of prepared files that wait for one sync and their renames: a batch pays one sync,
 #: and a full disk holds at most this much of ours on top of the tree.
-BATCH = 256 << 20
+BATCH = 32 << 20
 
 
 @dataclass
@@ -72,7 +72,9 @@ def process_tree(
     check_tree_config(config)
     _transform.require(config)
     skip = Path(config.split_debug) if config.split_debug is not None else None
-    report = _TreeRun(TreeSource(root, skip=skip), config, dry_run).run(progress)
+    source = TreeSource(root, skip=skip)
+    with _locked(root, dry_run):  # before the walk: a run that waited must see what the other did
+        report = _TreeRun(source, config, dry_run).run(progress)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -85,7 +87,8 @@ def process_file(path: Path, config: Config, *, output: Optional[Path] = None, d
     check_tree_config(config)
     _transform.require(config)
     source = _bare_source(path)
-    report = _TreeRun(source, config, dry_run, output).run(None)
+    with _locked(source.root, dry_run):
+        report = _TreeRun(source, config, dry_run, output).run(None)
     report.path = str(path)
     if path.is_symlink():
         report.warnings.append(
@@ -135,6 +138,7 @@ class _TreeRun:
         #: where a binary without build-id gets its debug file in the store
         self.fallback_prefix = "" if self.bare else f"{name}/"
         self.batch: list[_Outcome] = []
+        self.batch_bytes = 0
         self.changes: dict[str, Change] = {}
         self.sync_seconds = 0.0
         #: files are mapped under read leases (else read into snapshots)
@@ -145,7 +149,7 @@ class _TreeRun:
     def run(self, progress: Optional[Progress]) -> TreeReport:
         source = self.source
         report = TreeReport(path=str(self.root), dry_run=self.dry_run, files=len(self.files))
-        with _locked(self.root, self.dry_run), _leases() as self.leases:
+        with _leases() as self.leases:
             report.errors.extend(source.errors)
             if not self.dry_run:
                 self._remove_leftovers(report)
@@ -154,7 +158,7 @@ class _TreeRun:
                 for f in self.files
             ]
             report.errors.extend(e for e in source.errors if e not in report.errors)
-            steps = [s for s in plan_tree(entries, self.config).steps if s.action == "strip" or s.note]
+            steps = [s for s in plan_tree(entries, self.config).steps if s.action == "strip"]
             self._carry_out(steps, report, progress)
         report.sync_seconds = self.sync_seconds
         return report
@@ -184,7 +188,7 @@ class _TreeRun:
                 if progress is not None:
                     progress(done_bytes, total)
                 self._take(outcome, report)
-                if sum(o.prepared.size for o in self.batch if o.prepared) >= BATCH:
+                if self.batch_bytes >= BATCH:
                     self._flush(report)
             self._flush(report)
         finally:
@@ -213,6 +217,7 @@ class _TreeRun:
                 self.changes[path] = outcome.reconcile
         if outcome.prepared is not None:
             self.batch.append(outcome)  # reported once it is in place
+            self.batch_bytes += outcome.prepared.size
         elif outcome.report is not None:
             report.binaries.append(outcome.report)
 
@@ -230,6 +235,7 @@ class _TreeRun:
         self._sync(
             [p.temps[0][1] for p in (o.prepared for o in self.batch) if p is not None] + [s for s in staged if s]
         )
+        self.batch_bytes = 0
         while self.batch:
             outcome = self.batch.pop(0)
             prepared = outcome.prepared
@@ -280,9 +286,6 @@ class _TreeRun:
 
     def _one(self, step: Step) -> _Outcome:
         file = self.by_path[step.name]
-        if step.note:
-            archive = _transform.unchanged_report(file.path, "archive", "", step.note, file.size)
-            return _Outcome(file, archive)
         if step.format is None:
             return _Outcome(file)
         path = self.root / file.path
@@ -496,10 +499,6 @@ def inspect_file(path: Path) -> TreeInspectReport:
 def _view(source: TreeSource, file: TreeFile, head: bytes, errors: list[str], lease: bool) -> Optional[BinaryView]:
     fmt = binaries.detect(head)
     if fmt is None:
-        if head.startswith(ARCHIVE_MAGIC):
-            note = "static archive: left alone (its objects need their symbols)"
-            nothing = {"all": 0, "debug": 0}
-            return BinaryView(file.path, "archive", "", "static archive", file.size, None, nothing, "none", note)
         return None
     try:
         blob = _read(source.path(file.path), file.identity, lease)

@@ -17,7 +17,7 @@ from typing import Optional
 
 from .. import _record, binaries
 from .._blob import Blob
-from .._durable import copy_metadata, temp_name, write_all
+from .._durable import copy_metadata, start_writeback, temp_name, write_all
 from .walk import Identity, TreeFile
 
 #: Linux ``FS_IOC_GETFLAGS`` and the flags that make a file or directory impossible to replace.
@@ -59,6 +59,7 @@ def prepare(root: Path, file: TreeFile, blob: Blob, result: binaries.Stripped, d
                 if hasher is not None:
                     hasher.update(chunk)  # releases the GIL, as the write does: both cores work
                 write_all(fd, chunk)
+            start_writeback(fd)
             keep_metadata(path, fd)
         finally:
             os.close(fd)

@@ -95,8 +95,6 @@ class _Run:
         if step.why == "signature":
             warning = f"removed {step.name}: it signs the old RECORD and would no longer verify"
             return Outcome(step, member, warnings=[warning])
-        if step.note:
-            return Outcome(step, member, binary=_unchanged_report(member, "archive", "", step.note))
         return Outcome(step, member)
 
     def _strip(self, step: Step, fmt: binaries.Format, member: Member) -> Outcome:
