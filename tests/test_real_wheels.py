@@ -386,9 +386,12 @@ def test_windows_wheel_is_left_byte_identical(key: str, real_wheel: Callable[[st
     assert result.output.read_bytes() == wheel.read_bytes()
     pes = pe_members(wheel)
     assert pes, f"no PE member in {wheel.name}"
-    entries = {b["member"]: b for b in result.report["binaries"]}
+    entries = {b["member"]: b for b in result.report["binaries"] if b["format"] != "archive"}
     assert set(entries) == set(pes)
     assert pe_members(result.output) == pes
+    # MSVC import and static libraries (.lib) are ar archives of COFF members: left alone
+    archives = [b for b in result.report["binaries"] if b["format"] == "archive"]
+    assert all(b["action"] == "unchanged" and b["member"].endswith(".lib") for b in archives), archives
     for name, entry in entries.items():
         assert (entry["format"], entry["action"]) == ("PE", "unchanged"), entry
         assert entry["size_after"] == entry["size_before"] == len(pes[name])
