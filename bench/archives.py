@@ -127,9 +127,10 @@ def what_works(copy: Path, version: str) -> dict[str, str]:
     if flags.returncode == 0:
         program = WORK / "embed"
         libdir = archive_of(copy).parent
-        # -L to the config directory first: the static archive, not the shared library
+        # -L to the config directory first: the static archive, not the shared library; -E
+        # exports its symbols to the extension modules the program imports (as python does)
         build = subprocess.run(
-            ["gcc", str(source), "-o", str(program), "-static-libgcc", f"-L{libdir}", *flags.stdout.split()],
+            ["gcc", str(source), "-o", str(program), "-Wl,-E", f"-L{libdir}", *flags.stdout.split()],
             capture_output=True,
             text=True,
         )
@@ -199,12 +200,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"| find -exec strip --strip-unneeded | {size_peer / 1e6:.1f} | {p:.2f} | 1.00 |")
     print("\nWhat each leaves working:\n")
-    print("| | stripwheel | peer |")
-    print("|---|---|---|")
+    print("| | unstripped | stripwheel | peer |")
+    print("|---|---|---|---|")
+    state_before = what_works(fresh(prefix, "before"), version)
     state_ours = what_works(WORK / "ours", version)
     state_peer = what_works(WORK / "peer", version)
     for key in state_ours:
-        print(f"| {key} | {state_ours[key]} | {state_peer[key]} |")
+        print(f"| {key} | {state_before[key]} | {state_ours[key]} | {state_peer[key]} |")
     shutil.rmtree(WORK)
     return 0
 
