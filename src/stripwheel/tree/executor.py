@@ -33,7 +33,7 @@ from .._plan import MIN_BINARY, Entry, Step, plan_tree
 from .._pool import WORKERS, Progress
 from .._report import BinaryReport, BinaryView, TreeInspectReport, TreeReport
 from ..debug.split import Target, debug_store, split_debug_notes
-from ..debug.store import DebugStoreError
+from ..debug.store import DebugStoreError, beside
 from .record import Change, Records
 from .walk import READ_FLAGS, Identity, TreeFile, TreeSource
 from .writer import FileError, PartlyReplaced, Prepared, commit, discard, prepare
@@ -59,9 +59,14 @@ class _Outcome:
 
 
 def check_tree_config(config: Config) -> None:
-    """Bytecode options rewrite wheels; an installed tree keeps the bytecode it has."""
+    """Bytecode options rewrite wheels; an installed tree keeps the bytecode it has. A companion
+    wheel needs a wheel's name, version and tags."""
     if config.bytecode != "keep" or config.sourceless:
         raise ConfigError(["bytecode: only 'keep' applies to a directory (bytecode options are for wheels)"])
+    if config.split_debug is not None and config.strip != "none" and config.split_debug_layout == "wheel":
+        raise ConfigError(
+            ["split-debug-layout: 'wheel' makes a companion wheel of a wheel; for a directory or a file use 'beside'"]
+        )
 
 
 def process_tree(
@@ -159,7 +164,7 @@ class _TreeRun:
             ]
             report.errors.extend(e for e in source.errors if e not in report.errors)
             steps = [s for s in plan_tree(entries, self.config).steps if s.action == "strip"]
-            self._carry_out(steps, report, progress)
+            self._strip_all(steps, report, progress)
         report.sync_seconds = self.sync_seconds
         return report
 
@@ -174,7 +179,7 @@ class _TreeRun:
         if removed:
             report.warnings.append(f"removed {len(removed)} temporary files left by an interrupted run")
 
-    def _carry_out(self, steps: list[Step], report: TreeReport, progress: Optional[Progress]) -> None:
+    def _strip_all(self, steps: list[Step], report: TreeReport, progress: Optional[Progress]) -> None:
         total = sum(self.by_path[s.name].size for s in steps)
         done_bytes = 0
         pool = ThreadPoolExecutor(WORKERS)
@@ -305,7 +310,9 @@ class _TreeRun:
         path = self.root / file.path
         target = None
         if self.debug is not None and fmt == "ELF":
-            target = Target(self.debug, f"{self.fallback_prefix}{file.path}.debug", file.path)
+            # By path, DIR mirrors the tree (a bare file: DIR/.debug/<name>.debug).
+            where = beside(file.path) if self.debug.by_path else f"{self.fallback_prefix}{file.path}.debug"
+            target = Target(self.debug, where, file.path)
         try:
             done = _transform.strip_binary(fmt, blob, self.config, target)
         except DebugStoreError as exc:

@@ -157,11 +157,11 @@ class TreeSource:
         try:
             fd = os.open(path, READ_FLAGS)  # plain syscalls: a Python installation has thousands of files
             try:
-                if not stat.S_ISREG(os.fstat(fd).st_mode):
-                    return b""
                 return os.read(fd, size)
             finally:
                 os.close(fd)
+        except BlockingIOError:
+            return b""  # a FIFO took the file's place since the walk: no binary
         except OSError as exc:
             self.errors.append(f"{path}: cannot read: {exc.strerror or exc}")
             return b""
