@@ -56,6 +56,11 @@ def test_defaults() -> None:
         ({"backend": "not a module"}, "tool.stripwheel.backend: 'not a module' is not a backend reference"),
         ({"invalidation-mode": "never"}, "'never' is not one of 'checked-hash', 'unchecked-hash', 'timestamp'"),
         ({"sourceless": True}, "sourceless: true needs bytecode = 'compile'"),
+        ({"split-debug-layout": "mirror"}, "'mirror' is not one of 'build-id', 'debuginfod', 'beside', 'wheel'"),
+        ({"debug-wheel-name": "{name}"}, "debug-wheel-name: '{name}' names the main distribution itself"),
+        ({"debug-wheel-name": "{name}-{version}"}, "'{name}-{version}' is not a distribution name once {name} is"),
+        ({"debug-wheel-name": "-debug"}, "debug-wheel-name: '-debug' is not a distribution name"),
+        ({"debug-wheel-name": 3}, "debug-wheel-name: 3 is not a distribution name template like '{name}-debug'"),
     ],
 )
 def test_each_problem_is_named(table: dict[str, object], message: str) -> None:
@@ -88,6 +93,13 @@ def test_layers_merge_key_by_key_later_wins() -> None:
 )
 def test_settings_strings_become_booleans(value: str, expected: bool) -> None:
     assert resolve(settings_layer({"stripwheel.verify": value})).verify is expected
+
+
+def test_debug_layouts_and_companion_names() -> None:
+    config = resolve(settings_layer({"stripwheel.split-debug-layout": "wheel", "stripwheel.debug-wheel-name": "x.dbg"}))
+    assert (config.split_debug_layout, config.debug_wheel_name) == ("wheel", "x.dbg")
+    assert Config().debug_wheel_name == "{name}-debug"
+    assert resolve(Layer("t", {"split-debug-layout": "beside"})).split_debug_layout == "beside"
 
 
 def test_settings_lists_from_strings() -> None:

@@ -21,12 +21,12 @@ from ._errors import ConfigError
 StripLevel = Literal["all", "debug", "none"]
 BytecodeMode = Literal["keep", "drop", "compile"]
 InvalidationMode = Literal["checked-hash", "unchecked-hash", "timestamp"]
-SplitDebugLayout = Literal["build-id", "debuginfod"]
+SplitDebugLayout = Literal["build-id", "debuginfod", "beside", "wheel"]
 
 STRIP_LEVELS: tuple[str, ...] = ("all", "debug", "none")
 BYTECODE_MODES: tuple[str, ...] = ("keep", "drop", "compile")
 INVALIDATION_MODES: tuple[str, ...] = ("checked-hash", "unchecked-hash", "timestamp")
-SPLIT_DEBUG_LAYOUTS: tuple[str, ...] = ("build-id", "debuginfod")
+SPLIT_DEBUG_LAYOUTS: tuple[str, ...] = ("build-id", "debuginfod", "beside", "wheel")
 OPTIMIZE_LEVELS: tuple[int, ...] = (0, 1, 2)
 
 #: Keys hatchling puts into every build hook's table; they are hatchling's, not ours.
@@ -110,9 +110,19 @@ class Config:
     split_debug_layout: SplitDebugLayout = _option(
         "build-id",
         "choice",
-        '`"build-id"`, `"debuginfod"`',
+        '`"build-id"`, `"debuginfod"`, `"beside"`, `"wheel"`',
         "`build-id`: `DIR/.build-id/xx/rest.debug` (gdb's `debug-file-directory`, `debuginfod -F`); "
-        "`debuginfod`: `DIR/buildid/<id>/debuginfo`, a static symbol store any web server can host",
+        "`debuginfod`: `DIR/buildid/<id>/debuginfo`, a static symbol store any web server can host; "
+        "`beside`: the input's paths mirrored, `pkg/_ext.so` getting `DIR/pkg/.debug/_ext.so.debug`, where "
+        "debuggers look with no setup once DIR is laid over the installed tree; `wheel` (wheels only): a "
+        "companion wheel `DIR/<name>_debug-<version>-<tags>.whl` that installs each debug file there",
+    )
+    debug_wheel_name: str = _option(
+        "{name}-debug",
+        "text",
+        "a distribution name; `{name}` is the wheel's",
+        'with `split-debug-layout = "wheel"`: the companion\'s distribution name (`{name}`: the main '
+        "distribution's, as its METADATA spells it); it requires the main distribution at the same version",
     )
     mini_debuginfo: bool = _option(
         False,
@@ -260,6 +270,21 @@ def _backend(value: object, from_string: bool) -> object:
     return value.strip()
 
 
+#: A distribution name (PEP 508 / core metadata ``Name``).
+_NAME_RE = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
+
+
+def _debug_wheel_name(value: object, from_string: bool) -> object:
+    if not isinstance(value, str):
+        raise ValueError("is not a distribution name template like '{name}-debug'")
+    if value.strip() == "{name}":
+        raise ValueError("names the main distribution itself (try '{name}-debug')")
+    if not _NAME_RE.match(value.replace("{name}", "x")):
+        # ``{name}`` is the only placeholder: anything else in braces is a typo, not a name.
+        raise ValueError("is not a distribution name once {name} is filled in (letters, digits, '.', '_', '-')")
+    return value
+
+
 def _directory(value: object, from_string: bool) -> object:
     if not isinstance(value, str) or not value.strip():
         raise ValueError("is not a directory path")
@@ -280,6 +305,7 @@ CHECKS: dict[str, Callable[[object, bool], object]] = {
     "split-debug": _directory,
     "split-debug-layout": _choice(SPLIT_DEBUG_LAYOUTS),
     "mini-debuginfo": _boolean,
+    "debug-wheel-name": _debug_wheel_name,
 }
 
 

@@ -52,6 +52,10 @@ class WheelReport:
     wheel_size_after: int = 0
     installed_size_before: int = 0
     installed_size_after: int = 0
+    #: ``split-debug-layout = "wheel"``: the companion wheel holding the debug files (named in a
+    #: dry run too), and its size once written
+    debug_wheel: Optional[str] = None
+    debug_wheel_size: Optional[int] = None
     seconds: float = 0.0
 
 
@@ -163,6 +167,9 @@ def render_strip(report: WheelReport) -> str:
         lines.append(f"  bytecode: {len(report.bytecode_added)} added, {len(report.bytecode_removed)} removed")
     lines.append(f"  installed size: {_change(report.installed_size_before, report.installed_size_after)}")
     lines.append(f"  wheel size: {_change(report.wheel_size_before, report.wheel_size_after)}")
+    if report.debug_wheel:
+        written = "would be written" if report.dry_run else size(report.debug_wheel_size or 0)
+        lines.append(f"  debug wheel: {report.debug_wheel} ({written})")
     lines.append(f"  time: {report.seconds:.2f} s")
     lines.extend(f"  warning: {w}" for w in report.warnings)
     return "\n".join(lines)

@@ -81,7 +81,8 @@ def debug_fields(store: Optional[DebugStore], kept: Kept) -> dict[str, Any]:
     """The report's fields for one binary's kept debug information."""
     fields: dict[str, Any] = {"mini_debuginfo": kept.mini}
     if store is not None and kept.file is not None:
-        fields["debug_file"] = str(store.root / kept.file.path)
+        # Layout ``wheel``: a member of the companion wheel (the report's ``debug_wheel``).
+        fields["debug_file"] = kept.file.path if store.layout == "wheel" else str(store.root / kept.file.path)
         fields["debug_file_size"] = kept.file.size
     return fields
 
@@ -94,7 +95,8 @@ def split_debug_notes(store: Optional[DebugStore], binaries_done: Sequence[Binar
     files = {b.debug_file: b.debug_file_size or 0 for b in binaries_done if b.debug_file}
     if files:
         verb = "would go" if store.dry_run else "went"
-        notes.append(f"split-debug: {len(files)} debug files ({sum(files.values()):,} B) {verb} to {store.root}")
+        where = "into the debug wheel" if store.layout == "wheel" else f"to {store.root}"
+        notes.append(f"split-debug: {len(files)} debug files ({sum(files.values()):,} B) {verb} {where}")
     others = sorted({b.format for b in binaries_done if b.format in ("Mach-O", "PE") and b.action == "stripped"})
     if others:
         notes.append(

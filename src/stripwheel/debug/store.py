@@ -1,4 +1,5 @@
-"""Debug files kept out of the wheel, in the layouts gdb, debuginfod and symbol servers read:
+"""Debug files kept out of the wheel, in the layouts gdb, debuginfod and symbol servers read
+(by build-id) or where every debugger looks with no setup (beside the binary, by path):
 staged while a run goes, put in place (each by one rename) only once it has succeeded."""
 
 from __future__ import annotations
@@ -17,8 +18,12 @@ from typing import Optional
 
 from .._durable import fsync_dir, fsync_path, remove_leftovers, syncfs, temp_name
 from .._errors import StripwheelError
+from ..wheel.deflate import LEVEL
 
-Layout = str  # "build-id" or "debuginfod" (checked by the options model)
+Layout = str  # "build-id", "debuginfod", "beside" or "wheel" (checked by the options model)
+
+#: Layouts that place a debug file by its binary's path, not by build-id (SPEC 5a).
+BY_PATH = frozenset({"beside", "wheel"})
 
 
 class DebugStoreError(StripwheelError):
@@ -35,9 +40,18 @@ class DebugFile:
     sha256: str
 
 
+def beside(path: str) -> str:
+    """Where gdb, lldb, libdwfl, llvm-symbolizer and perf look, with no configuration, for the
+    debug file of the binary at ``path``: ``.debug/<name>.debug`` in its own directory (the
+    name its ``.gnu_debuglink`` carries)."""
+    directory, name = posixpath.split(path)
+    return posixpath.join(directory, ".debug", f"{name}.debug")
+
+
 def relative_path(layout: Layout, build_id: Optional[str], fallback: str) -> str:
-    """Where a debug file goes: by build-id in the chosen layout, else ``fallback``."""
-    if build_id is None:
+    """Where a debug file goes: by build-id in the chosen layout, else ``fallback`` (which,
+    for the layouts by path, is the place beside the binary)."""
+    if build_id is None or layout in BY_PATH:
         return fallback
     if layout == "debuginfod":
         return f"buildid/{build_id}/debuginfo"
@@ -46,12 +60,18 @@ def relative_path(layout: Layout, build_id: Optional[str], fallback: str) -> str
 
 class DebugStore:
     """A debug directory for one run: files are written to a staging directory inside it, and
-    moved into place by ``commit``; ``discard`` leaves the directory as it was."""
+    moved into place by ``commit`` (layout ``wheel``: packed into the companion wheel, see
+    ``companion``); ``discard`` leaves the directory as it was."""
 
     def __init__(self, root: Path, layout: Layout, dry_run: bool = False) -> None:
         self.root = root
         self.layout = layout
         self.dry_run = dry_run
+        #: files are placed by their binary's path: no build-id needed, no collision rule
+        self.by_path = layout in BY_PATH
+        #: staged files hold a raw deflate stream, ready to be a zip member (layout ``wheel``):
+        #: compressed here, on the threads that strip, instead of in one pass at the end
+        self.compressed = layout == "wheel"
         self._staging: Optional[Path] = None
         #: path -> (file, where it is staged, the binaries whose debuglinks name it)
         self._staged: dict[str, tuple[DebugFile, Optional[Path], list[str]]] = {}
@@ -91,12 +111,15 @@ class DebugStore:
         else:
             fd, name = tempfile.mkstemp(dir=self._stage_dir())
             staged = Path(name)
+            compressor = zlib.compressobj(LEVEL, zlib.DEFLATED, -15) if self.compressed else None
             try:
                 with os.fdopen(fd, "wb") as out:
                     for chunk in chunks:
                         crc, size = zlib.crc32(chunk, crc), size + len(chunk)
                         hasher.update(chunk)
-                        out.write(chunk)
+                        out.write(compressor.compress(chunk) if compressor is not None else chunk)
+                    if compressor is not None:
+                        out.write(compressor.flush())
                 os.chmod(staged, 0o644)
             except OSError as exc:
                 raise DebugStoreError(f"cannot write debug files to {self.root}: {exc.strerror or exc}") from None
@@ -138,9 +161,15 @@ class DebugStore:
     def _check(self, file: DebugFile, owner: str) -> None:
         earlier = self._staged.get(file.path)
         if earlier is not None and earlier[0].sha256 != file.sha256:
+            if self.by_path:
+                raise DebugStoreError(
+                    f"{self.root / file.path}: {owner} and {earlier[2][0]} would both have their debug file here"
+                )
             raise DebugStoreError(
                 f"{self.root / file.path}: {owner} and {earlier[2][0]} share a build-id but not their debug files"
             )
+        if self.by_path:
+            return  # a file from an earlier build at the binary's path is replaced, not a collision
         existing = self.root / file.path
         if earlier is None and existing.exists() and _sha256(existing) != file.sha256:
             raise DebugStoreError(f"{existing}: a different debug file for this build-id is already there ({owner})")
@@ -151,15 +180,28 @@ class DebugStore:
             entry = self._staged.get(relative)
         return entry[1] if entry is not None and entry[1] is not None and entry[1].exists() else None
 
+    def staged_files(self) -> list[tuple[DebugFile, Path]]:
+        """Every staged file and where it waits, in path order (the companion's members)."""
+        with self._lock:
+            return [(file, staged) for _, (file, staged, _) in sorted(self._staged.items()) if staged is not None]
+
+    def _in_place(self, file: DebugFile, target: Path) -> bool:
+        """Whether ``target`` already holds ``file``: by build-id, any file there does (a
+        different one was refused when staged); by path, only an identical one, since a file
+        from an earlier build of the binary is stale and its CRC no longer matches."""
+        if not target.exists():
+            return False
+        return not self.by_path or _sha256(target) == file.sha256
+
     def commit_one(self, relative: str) -> None:
         """Put one staged file in place now (an installed tree: before its binary changes)."""
         with self._lock:
             entry = self._staged.get(relative)
-        if entry is None or entry[1] is None:
+        if entry is None or entry[1] is None or not entry[1].exists():
             return
         target = self.root / relative
         try:
-            if not target.exists():
+            if not self._in_place(entry[0], target):
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(entry[1], target)
         except OSError as exc:
@@ -170,10 +212,10 @@ class DebugStore:
         there are left alone."""
         try:
             moves = []
-            for relative, (_, staged, _) in sorted(self._staged.items()):
+            for relative, (file, staged, _) in sorted(self._staged.items()):
                 target = self.root / relative
-                if staged is None or target.exists() or not staged.exists():
-                    continue  # dry run, already there, or put in place by commit_one
+                if staged is None or not staged.exists() or self._in_place(file, target):
+                    continue  # dry run, put in place by commit_one, or already there
                 moves.append((staged, target))
             if not moves:
                 return

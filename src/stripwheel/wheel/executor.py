@@ -21,7 +21,9 @@ from .._errors import WheelError
 from .._plan import MIN_BINARY, Entry, Plan, Step, Wheel, plan
 from .._pool import WORKERS, Progress
 from .._report import BinaryReport, WheelReport
+from ..debug.companion import Companion, plan_companion, write_companion
 from ..debug.split import Target, debug_fields, debug_store, split_debug_notes
+from ..debug.store import beside
 from . import compile, deflate
 from .destination import WheelDestination
 from .encode import Encoded, Spool, encode
@@ -62,6 +64,12 @@ class _Run:
         self.debug = debug_store(config, dry_run)
         self.members = {m.name: m for m in source.members}
         self.tags, self.warnings = compile.sourceless_tags(source.tags, config, source.label)
+        #: the output's file name (retagged when sourceless bytecode changes the tags)
+        self.name = _bytecode.retagged_name(source.label, self.tags) if self.tags else source.label
+        #: layout ``wheel``: the companion wheel the debug files go into
+        self.companion: Optional[Companion] = None
+        if self.debug is not None and self.debug.layout == "wheel":
+            self.companion = plan_companion(source, config.debug_wheel_name, self.name, self.debug.root, self.tags)
         data_dir = next((d for d in source.top_level if d.endswith(".data")), "")
         wheel = Wheel(
             source.dist_info, source.record_name, data_dir, sys.implementation.cache_tag, self.tags is not None
@@ -105,8 +113,13 @@ class _Run:
             blob = Blob(stream, info.file_size)
         target = None
         if self.debug is not None and fmt == "ELF":
-            stem = self.source.label[: -len(".whl")]
-            target = Target(self.debug, f"{stem}/{member.name}.debug", f"{self.source.label}: {member.name}")
+            if self.companion is not None:
+                where = self.companion.member(member.name, info.date_time)
+            elif self.debug.by_path:
+                where = beside(member.name)  # DIR mirrors the wheel's paths
+            else:
+                where = f"{self.source.label[: -len('.whl')]}/{member.name}.debug"
+            target = Target(self.debug, where, f"{self.source.label}: {member.name}")
         try:
             done = _transform.strip_binary(fmt, blob, self.config, target)
             result = done.result
@@ -301,8 +314,7 @@ def process_wheel(
     wheel = Path(wheel)
     with WheelSource(wheel) as source, ThreadPoolExecutor(WORKERS) as pool:
         run = _Run(source, config, pool, dry_run)
-        name = _bytecode.retagged_name(wheel.name, run.tags) if run.tags else wheel.name
-        target = (Path(output_dir) if output_dir is not None else wheel.parent) / name
+        target = (Path(output_dir) if output_dir is not None else wheel.parent) / run.name
         report = WheelReport(
             wheel=str(wheel),
             output=None if dry_run else str(target),
@@ -323,6 +335,15 @@ def process_wheel(
             if run.debug is not None:
                 run.debug.discard()  # after a failure; a finished run has committed already
         report.warnings.extend(split_debug_notes(run.debug, report.binaries))
+        if run.companion is not None and run.debug is not None:
+            if any(b.debug_file for b in report.binaries):
+                report.debug_wheel = str(run.companion.path)
+            elif any(b.reason != binaries.DEBUG_FILE_REASON for b in report.binaries):
+                # Not said of a companion itself (debug files only): a rerun over dist/*.whl sees it.
+                verb = "would be" if dry_run else "was"
+                report.warnings.append(
+                    f"split-debug: no debug files, so no debug wheel {verb} written (one there stays)"
+                )
         report.changed = destination.changed
         report.installed_size_after = destination.installed_size
         if not report.changed:
@@ -341,8 +362,11 @@ def _write_file(
     try:
         destination = WheelDestination(output, run.source)
         run.write(destination, report, progress)
-        if run.debug is not None:
-            run.debug.commit()  # the debug files first: the wheel's debuglinks name them
+        # The debug files first: the wheel's debuglinks name them.
+        if run.companion is not None and run.debug is not None:
+            report.debug_wheel_size = write_companion(run.companion, run.debug)
+        elif run.debug is not None:
+            run.debug.commit()
         if not destination.changed and target == wheel:
             output.discard()
         else:
