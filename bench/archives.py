@@ -22,9 +22,6 @@ Run with the project's venv python: ``python bench/archives.py [--repeat N]``.
 from __future__ import annotations
 
 import argparse
-import base64
-import csv
-import hashlib
 import os
 import re
 import shutil
@@ -34,8 +31,10 @@ import sys
 import time
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
-WORK = BENCH / "_work" / "archives"
+import _common
+from _common import COMPILED, fresh_copy, record_mismatches, run, tree_size
+
+WORK = _common.WORK / "archives"
 PEER = ["-type", "f", "(", "-name", "*.so*", "-o", "-name", "*.a", "-o", "-path", "*/bin/*", ")"]
 PEER += ["-exec", "strip", "--strip-unneeded", "{}", "+"]
 SMOKE = "import ssl, sqlite3, ctypes, decimal; assert decimal.Decimal('1.1') + decimal.Decimal('2.2') == decimal.Decimal('3.3')"
@@ -44,15 +43,14 @@ EMBED = (
     'int main(void) { Py_Initialize(); int rc = PyRun_SimpleString("import math, _struct; '
     'print(math.factorial(10))"); Py_Finalize(); return rc; }\n'
 )
-#: An installed stripwheel has its modules compiled; a machine that sets
-#: PYTHONDONTWRITEBYTECODE would otherwise charge every run ~0.1 s of compiling.
-COMPILED = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
 def timed(cmd: list[str]) -> float:
-    start = time.perf_counter()
-    subprocess.run(cmd, check=True, stdin=subprocess.DEVNULL, capture_output=True, env=COMPILED)
-    return time.perf_counter() - start
+    """Wall seconds of ``cmd`` (``CalledProcessError`` when it fails)."""
+    proc = run(cmd, timeout=None, env=COMPILED)
+    if proc.returncode != 0:
+        raise subprocess.CalledProcessError(proc.returncode, cmd, proc.stdout, proc.stderr)
+    return proc.seconds
 
 
 def pyenv_prefixes() -> list[Path]:
@@ -93,27 +91,6 @@ def bench_archive(lib: Path, repeat: int) -> list[str]:
     return rows
 
 
-def tree_size(root: Path) -> int:
-    seen: set[int] = set()
-    total = 0
-    for dirpath, _, files in os.walk(root):
-        for name in files:
-            st = os.lstat(os.path.join(dirpath, name))
-            if st.st_ino not in seen and not os.path.islink(os.path.join(dirpath, name)):
-                seen.add(st.st_ino)
-                total += st.st_size
-    return total
-
-
-def fresh(source: Path, name: str) -> Path:
-    target = WORK / name
-    if target.exists():
-        shutil.rmtree(target)
-    subprocess.run(["cp", "-a", str(source), str(target)], check=True)
-    os.sync()  # neither side pays for the copy's writeback
-    return target
-
-
 def what_works(copy: Path, version: str) -> dict[str, str]:
     env = dict(os.environ, LD_LIBRARY_PATH=str(copy / "lib"), PYTHONHOME=str(copy))
     smoke = subprocess.run(
@@ -148,20 +125,6 @@ def what_works(copy: Path, version: str) -> dict[str, str]:
     }
 
 
-def record_mismatches(root: Path) -> int:
-    bad = 0
-    for record in root.glob("lib/python3*/site-packages/*.dist-info/RECORD"):
-        site = record.parent.parent
-        with open(record, newline="") as f:
-            for row in csv.reader(f):
-                if len(row) != 3 or not row[1].startswith("sha256="):
-                    continue
-                data = (site / row[0]).read_bytes()
-                digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-                bad += row[1] != f"sha256={digest}" or len(data) != int(row[2])
-    return bad
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
@@ -183,13 +146,11 @@ def main(argv: list[str] | None = None) -> int:
     ours, peer = [], []
     size_ours = size_peer = 0
     for _ in range(args.repeat):
-        copy = fresh(prefix, "ours")
+        copy = fresh_copy(prefix, WORK / "ours")
         ours.append(timed([sys.executable, "-m", "stripwheel", "strip", str(copy)]))
         size_ours = tree_size(copy)
-        copy = fresh(prefix, "peer")
-        start = time.perf_counter()
-        subprocess.run(["find", str(copy), *PEER], capture_output=True, check=False)
-        peer.append(time.perf_counter() - start)
+        copy = fresh_copy(prefix, WORK / "peer")
+        peer.append(run(["find", str(copy), *PEER], timeout=None).seconds)
         size_peer = tree_size(copy)
     o, p = statistics.median(ours), statistics.median(peer)
     print(f"\nCPython {prefix.name} prefix, {tree_size(prefix) / 1e6:.1f} MB:\n")
@@ -202,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\nWhat each leaves working:\n")
     print("| | unstripped | stripwheel | peer |")
     print("|---|---|---|---|")
-    state_before = what_works(fresh(prefix, "before"), version)
+    state_before = what_works(fresh_copy(prefix, WORK / "before"), version)
     state_ours = what_works(WORK / "ours", version)
     state_peer = what_works(WORK / "peer", version)
     for key in state_ours:

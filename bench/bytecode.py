@@ -27,19 +27,19 @@ import json
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
-CORPUS = BENCH / "_corpus" / "bytecode"
+import _common
+from _common import BENCH, Proc, fresh_dir, median, tool
+
+CORPUS = _common.CORPUS / "bytecode"
 #: Scratch venvs, the uv cache and the children's TMPDIR; ``--work`` moves it (e.g. onto a tmpfs).
-WORK = BENCH / "_work" / "bytecode"
+WORK = _common.WORK / "bytecode"
 
 #: Pinned corpus: sympy (about 1,500 modules, pure Python) and its import-time dependency.
 PINS = {"sympy": "1.14.0", "mpmath": "1.4.1"}
@@ -86,21 +86,6 @@ print(len(mods), sum(not f.endswith(".pyc") for f in files))
 # --- processes
 
 
-@dataclass
-class Proc:
-    """A finished child process."""
-
-    returncode: int
-    seconds: float
-    stdout: str
-    stderr: str
-
-    def tail(self) -> str:
-        """The last line of output, for one-line error reports."""
-        lines = (self.stderr.strip() or self.stdout.strip()).splitlines()
-        return lines[-1] if lines else f"exit status {self.returncode}"
-
-
 def child_env(**extra: str) -> dict[str, str]:
     """The environment of every child: scrubbed, temp files under the work dir, plus ``extra``."""
     env = {k: v for k, v in os.environ.items() if k not in SCRUBBED}
@@ -110,26 +95,13 @@ def child_env(**extra: str) -> dict[str, str]:
 
 
 def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, check: bool = True) -> Proc:
-    """Run ``cmd`` and time it with ``perf_counter``; raise on failure when ``check``."""
-    start = time.perf_counter()
-    proc = subprocess.run(
-        cmd, cwd=cwd, env=env or child_env(), stdin=subprocess.DEVNULL,
-        capture_output=True, text=True, timeout=RUN_TIMEOUT, check=False,
-    )  # fmt: skip
-    seconds = time.perf_counter() - start
-    got = Proc(proc.returncode, seconds, proc.stdout, proc.stderr)
-    if check and proc.returncode != 0:
+    """Run ``cmd`` and time it; raise on failure when ``check``, and on a timeout."""
+    got = _common.run(cmd, cwd, timeout=RUN_TIMEOUT, env=env or child_env())
+    if got.timed_out:
+        raise subprocess.TimeoutExpired(cmd, RUN_TIMEOUT, got.stdout, got.stderr)
+    if check and got.returncode != 0:
         raise RuntimeError(f"{Path(cmd[0]).name} {' '.join(cmd[1:3])}…: {got.tail()}")
     return got
-
-
-def tool(name: str) -> str:
-    """``name`` next to the running interpreter, else on ``PATH``."""
-    beside = Path(sys.executable).with_name(name)
-    found = str(beside) if beside.exists() else shutil.which(name)
-    if found is None:
-        raise SystemExit(f"{name} not found next to {sys.executable} nor on PATH")
-    return found
 
 
 # --- results
@@ -172,8 +144,7 @@ class Results:
     def median(self, key: str, importtime: bool = False) -> float | None:
         """Median of ``key`` (wall seconds, or importtime seconds)."""
         got = [s.importtime if importtime else s.wall for s in self.samples.get(key, [])]
-        values = [v for v in got if v is not None]
-        return statistics.median(values) if values else None
+        return median(v for v in got if v is not None)
 
 
 # --- corpus and the compiled wheel
@@ -203,7 +174,7 @@ def fetch() -> dict[str, Path]:
 def compile_once(wheel: Path, exclude: list[str], flags: list[str], keep: str | None) -> tuple[Proc, str, Path | None]:
     """One ``stripwheel strip --bytecode compile [flags] -w OUT``: the run, the output's sha256,
     and the output moved into ``WORK/keep`` when ``keep`` is given."""
-    work = Path(tempfile.mkdtemp(prefix="compile-", dir=WORK))
+    work = fresh_dir(WORK, "compile-")
     # cwd is an empty dir: stripwheel reads ./pyproject.toml for defaults.
     cmd = [tool("stripwheel"), "strip", "--bytecode", "compile", *flags, "-w", "out", str(wheel)]
     cmd += [arg for glob in exclude for arg in ("--exclude", glob)]
@@ -257,7 +228,7 @@ def site_packages(venv: Path) -> Path:
 
 def new_venv(name: str) -> Path:
     """A fresh venv of the running interpreter under the work dir (not timed)."""
-    venv = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=WORK)) / "venv"
+    venv = fresh_dir(WORK, f"{name}-") / "venv"
     cmd = [tool("uv"), "venv", "-q", "--no-config", "--no-project", "--python", sys.executable]
     run(cmd + [str(venv)], WORK)
     return venv
@@ -444,7 +415,7 @@ def table(res: Results) -> str:
         peer = res.median(f"install {label} peer")
         rows.append((f"compiled wheel install / peer, {what}", "", "",
                      ratio(res.median(f"install {label} compiled"), peer), "peer", ""))  # fmt: skip
-    compile_s = statistics.median(res.compile_seconds) if res.compile_seconds else None
+    compile_s = median(res.compile_seconds)
     same = {True: "byte-identical over runs", False: "**outputs differ between runs**", None: ""}
     rows.append(("`stripwheel strip --bytecode compile` sympy", "", secs(compile_s), "", "",
                  same[res.compile_identical]))  # fmt: skip

@@ -11,7 +11,7 @@ output's RECORD.
 
     python bench/floor.py [--wheel WHEEL] [--repeat N] [--threads N]
 
-Default wheel: torch (the pin of ``run.py``) in ``bench/_corpus/``, fetched with pip when
+Default wheel: torch (the pin in ``_common.py``) in ``bench/_corpus/``, fetched with pip when
 missing. The children inherit the environment: ``PYTHONPATH=src`` measures this checkout.
 """
 
@@ -33,7 +33,7 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import run as core
+import _common as core
 
 #: stripwheel's peak RSS budget.
 RSS_BUDGET = 1 << 30

@@ -9,35 +9,37 @@ Per wheel, alternating (ours, peer, ours, peer, ...), each run in a fresh direct
 
 Outside the timed runs: bytes saved by each side over the same members, the largest per-member
 size difference, and, for every slice that was signed in the input, whether its signature is
-valid in each side's output (the test suite's ``_codesign_oracle``, never stripwheel's own code,
-which is what is being judged); for Authenticode
+valid in each side's output (the test suite's ``tests/_codesign_oracle.py``, imported from its
+file; never stripwheel's own code, which is what is being judged); for Authenticode
 PE files, whether the certificate is still there and its digest still matches the file.
 
-Used by ``run.py --platform macos|windows``; stdlib, ``packaging`` and stripwheel only.
+Used by ``run.py --platform macos|windows``, which owns the command line; stdlib, ``packaging``
+and stripwheel only.
 """
 
 from __future__ import annotations
 
 import argparse
 import fnmatch
+import functools
 import hashlib
+import importlib.util
 import json
 import shutil
-import statistics
 import struct
 import sys
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import run as core
+import _common as core
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
-# Signatures are judged by the test suite's independent verifier, not by code under test.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from _codesign_oracle import verify_signature  # noqa: E402
+#: Signatures are judged by the test suite's independent verifier, not by code under test.
+ORACLE = core.REPO / "tests" / "_codesign_oracle.py"
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,7 @@ class Variant:
     names: tuple[str, ...]
 
 
-#: What PyPI has for the pins of run.PINS (checked when this was written): lxml has no thin
+#: What PyPI has for the pins of _common.PINS (checked when this was written): lxml has no thin
 #: arm64 wheel, cryptography 50 no x86_64 or universal2 one, pillow/numpy/pyyaml no universal2.
 VARIANTS = {
     "macos": (
@@ -67,7 +69,7 @@ VARIANTS = {
     ),
 }  # fmt: skip
 MACOS_VARIANTS = {v.label for v in VARIANTS["macos"]}
-#: Pins that differ from run.PINS for one variant.
+#: Pins that differ from _common.PINS for one variant.
 PIN_OVERRIDES = {("universal2", "cryptography"): "48.0.1"}  # last release with a universal2 wheel
 PEER_TOOL = {"macos": "llvm-strip-19", "windows": "x86_64-w64-mingw32-strip"}
 PEER_ARGS = {"macos": ["-x"], "windows": []}
@@ -147,6 +149,21 @@ def authenticode(data: bytes) -> str:
     return "invalid"
 
 
+@functools.cache
+def signature_oracle() -> Callable[[bytes], list[str]]:
+    """``verify_signature`` of ``tests/_codesign_oracle.py``: problems with a slice's signature,
+    none when valid. Imported from its file, which stays where the tests import it from: one
+    verifier for both, no copy, and ``tests/`` not on ``sys.path`` (standard library only)."""
+    spec = importlib.util.spec_from_file_location("_codesign_oracle", ORACLE)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {ORACLE}")
+    oracle = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = oracle  # its dataclasses look their module up as they are made
+    spec.loader.exec_module(oracle)
+    verify: Callable[[bytes], list[str]] = oracle.verify_signature
+    return verify
+
+
 # --- results
 
 
@@ -187,7 +204,7 @@ class Result:
         """Median wall time of ``side``'s successful runs (of one peer step if ``step``)."""
         runs = [r for r in getattr(self, side) if r.ok]
         values = [r.steps[step] if step else r.seconds for r in runs if not step or step in r.steps]
-        return statistics.median(values) if values else None
+        return core.median(values)
 
     def saved(self, side: str) -> int | None:
         """Bytes saved over all binary members by ``side``."""
@@ -340,7 +357,8 @@ def valid_slices(platform: str, data: bytes | None, signed: list[str]) -> list[s
     if platform == "windows":
         return signed if signed and authenticode(data) == "valid" else []
     by_arch = dict(slices(data))
-    return [a for a in signed if a in by_arch and verify_signature(by_arch[a]) == []]
+    verify = signature_oracle()
+    return [a for a in signed if a in by_arch and verify(by_arch[a]) == []]
 
 
 def analyse(result: Result, platform: str, wheel: Path, ours: Path | None,
@@ -463,7 +481,7 @@ def table(platform: str, results: list[Result]) -> str:
         worst = r.worst_member()
         changed_ours = sum(b.ours is not None and b.ours != b.before for b in bins)
         changed_peer = sum(b.peer is not None and b.peer != b.before for b in bins)
-        engine = statistics.median(r.engine_seconds) if r.engine_seconds else None
+        engine = core.median(r.engine_seconds)
         ours_t, peer_t, strip_t = r.median("ours"), r.median("peer"), r.median("peer", "strip")
         saved_ratio = r.saved_ratio()
         flag = ""
@@ -535,3 +553,11 @@ def main(args: argparse.Namespace) -> int:
                     "wheels": [asdict(r) for r in results]}  # fmt: skip
         args.json.write_text(json.dumps(document, indent=2) + "\n")
     return 1 if any(r.failed() for r in results) else 0
+
+
+if __name__ == "__main__":  # the command line is run.py's; importing run.py from here would run it twice
+    argparse.ArgumentParser(
+        description=__doc__.splitlines()[0] if __doc__ else None,
+        epilog="Run it as: python bench/run.py --platform macos|windows [--wheels NAME ...] [--repeat N] [--json FILE]",
+    ).parse_args()
+    sys.exit("foreign.py has no command line of its own: python bench/run.py --platform macos|windows")

@@ -14,23 +14,19 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-WORK = HERE / "_work" / "overhead"
+import _common
+from _common import REPO, run, tool
+
+WORK = _common.WORK / "overhead"
 SAMPLE = REPO / "sample_projects" / "setuptools-cext"
 ENGINE_TIME = re.compile(r"^\s*time: ([0-9.]+) s$", re.MULTILINE)
 
 
 def uv() -> str:
     """uv beside this interpreter (the ``uv`` package), else on PATH."""
-    beside = Path(sys.executable).parent / "uv"
-    found = str(beside) if beside.exists() else shutil.which("uv")
-    if found is None:
-        raise SystemExit("uv is not installed (pip install uv)")
-    return found
+    return tool("uv", missing="uv is not installed (pip install uv)")
 
 
 def wheelhouse() -> Path:
@@ -46,8 +42,7 @@ def build_once(house: Path) -> tuple[float, float]:
     with tempfile.TemporaryDirectory(dir=WORK) as tmp:
         source = Path(tmp) / "setuptools-cext"
         shutil.copytree(SAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
-        started = time.perf_counter()
-        proc = subprocess.run(
+        proc = run(
             [
                 uv(),
                 "build",
@@ -60,10 +55,9 @@ def build_once(house: Path) -> tuple[float, float]:
                 str(Path(tmp) / "out"),
                 str(source),
             ],
-            capture_output=True,
-            text=True,
+            timeout=None,
         )
-        wall = time.perf_counter() - started
+        wall = proc.seconds
         if proc.returncode != 0:
             raise SystemExit(f"build failed:\n{proc.stderr[-3000:]}")
         found = ENGINE_TIME.findall(proc.stderr)

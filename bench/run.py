@@ -20,48 +20,38 @@ Standard library and ``packaging`` only.
 from __future__ import annotations
 
 import argparse
-import base64
-import csv
-import hashlib
-import io
 import json
-import os
-import platform
 import re
 import shutil
-import statistics
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from packaging.utils import canonicalize_name, parse_wheel_filename
-
-BENCH = Path(__file__).resolve().parent
-CORPUS = BENCH / "_corpus"
-WORK = BENCH / "_work"
-
-#: Pinned corpus; a pin that cannot be fetched falls back to the current version.
-PINS = {
-    "pyyaml": "6.0.3",
-    "pillow": "13.0.0",
-    "cryptography": "50.0.2",
-    "numpy": "2.4.6",
-    "lxml": "6.1.3",
-    "ruff": "0.17.5",
-    "torch": "2.13.0",
-}
-LARGE = {"torch"}
-PLATFORM_ARGS = [
-    "--no-deps", "--only-binary=:all:", "--python-version", "3.11",
-    "--platform", "manylinux_2_28_x86_64", "--platform", "manylinux_2_17_x86_64",
-    "--platform", "manylinux2014_x86_64",
-]  # fmt: skip
+import foreign
+from _common import (
+    ELF_MAGIC,
+    LARGE,
+    PINS,
+    WORK,
+    Proc,
+    Run,
+    elf_type,
+    environment,
+    fetch,
+    fresh_dir,
+    keep,
+    median,
+    record_problems,
+    run,
+    run_ours,
+    secs,
+    strip_flag,
+)
+from packaging.utils import parse_wheel_filename
 
 #: Smoke test per wheel: argv run from the smoke venv's bin/ directory (argv[0] is looked up there).
 SMOKE: dict[str, list[str]] = {
@@ -100,24 +90,9 @@ SMOKE_DEPS = {
 #: Non-allocated sections that level "all" removes, by name.
 DEBUG_NAME = re.compile(r"^(\.debug|\.zdebug|\.gnu\.debuglto_|\.stab)|^(\.line|\.gdb_index)$")
 SECTION_LINE = re.compile(r"^\s*\[\s*(\d+)\]\s+(.*)$")
-ELF_MAGIC = b"\x7fELF"
-ET_REL, ET_EXEC, ET_DYN = 1, 2, 3
-RUN_TIMEOUT = 1800.0
 
 
 # --- results
-
-
-@dataclass
-class Run:
-    """One timed run of one side: wall seconds, peak RSS (bytes), and what went wrong."""
-
-    seconds: float
-    peak_rss: int
-    ok: bool
-    error: str | None = None
-    warnings: list[str] = field(default_factory=list)
-    steps: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -160,8 +135,7 @@ class WheelResult:
 
     def median(self, side: str) -> float | None:
         """Median wall time of the successful runs of ``side``."""
-        times = [r.seconds for r in getattr(self, side) if r.ok]
-        return statistics.median(times) if times else None
+        return median(r.seconds for r in getattr(self, side) if r.ok)
 
     def peak(self, side: str) -> int | None:
         """Highest peak RSS over the successful runs of ``side``."""
@@ -174,139 +148,7 @@ class WheelResult:
         return sorted(bad, key=lambda m: -(m.excess or 0))
 
 
-# --- processes
-
-
-@dataclass
-class Proc:
-    """A finished child process."""
-
-    returncode: int
-    seconds: float
-    peak_rss: int
-    stdout: str
-    stderr: str
-
-    def tail(self) -> str:
-        """The last line of output, for one-line error reports."""
-        lines = (self.stderr.strip() or self.stdout.strip()).splitlines()
-        return lines[-1] if lines else f"exit status {self.returncode}"
-
-
-def run(cmd: list[str], cwd: Path, timeout: float = RUN_TIMEOUT) -> Proc:
-    """Run ``cmd``; measure wall time and peak RSS of the process tree (``wait4`` rusage)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
-        timer = threading.Timer(timeout, proc.kill)
-        timer.start()
-        try:
-            _, status, usage = os.wait4(proc.pid, 0)
-        finally:
-            timer.cancel()
-        seconds = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        return Proc(
-            returncode=proc.returncode,
-            seconds=seconds,
-            peak_rss=usage.ru_maxrss * 1024,  # kilobytes on Linux
-            stdout=out.read().decode(errors="replace"),
-            stderr=err.read().decode(errors="replace"),
-        )
-
-
-def fresh_dir(parent: Path, prefix: str) -> Path:
-    """A new empty directory under ``parent``."""
-    parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
-
-
-# --- corpus
-
-
-def find_wheel(name: str) -> Path | None:
-    """The corpus wheel of ``name``: the pinned version if present, else the newest."""
-    found = []
-    for path in CORPUS.glob("*.whl"):
-        dist, version, _, _ = parse_wheel_filename(path.name)
-        if dist == canonicalize_name(name):
-            found.append((version.public == PINS[name], version, path))
-    return max(found)[2] if found else None
-
-
-def fetch(names: list[str]) -> dict[str, Path]:
-    """Download the missing wheels of ``names`` into the corpus; pinned first, then current."""
-    CORPUS.mkdir(parents=True, exist_ok=True)
-    pip = [sys.executable, "-m", "pip", "download", *PLATFORM_ARGS, "-d", str(CORPUS)]
-    missing = [n for n in names if find_wheel(n) is None]
-    if missing:
-        print(f"fetching {' '.join(missing)} into {CORPUS}", file=sys.stderr)
-        if run(pip + [f"{n}=={PINS[n]}" for n in missing], BENCH).returncode != 0:
-            for name in missing:  # one at a time, so one bad pin does not block the others
-                if run(pip + [f"{name}=={PINS[name]}"], BENCH).returncode == 0:
-                    continue
-                if name in LARGE:  # unpinned torch would be a multi-GB CUDA download
-                    print(f"  could not fetch {name}=={PINS[name]}", file=sys.stderr)
-                    continue
-                print(
-                    f"  {name}=={PINS[name]} unavailable; taking the current version",
-                    file=sys.stderr,
-                )
-                got = run(pip + [name], BENCH)
-                if got.returncode != 0:
-                    print(f"  could not fetch {name}: {got.tail()}", file=sys.stderr)
-    wheels = {n: w for n in names if (w := find_wheel(n)) is not None}
-    for name, wheel in wheels.items():
-        print(f"corpus: {name} {parse_wheel_filename(wheel.name)[1]} ({wheel.name})", file=sys.stderr)
-    return wheels
-
-
-# --- the two sides
-
-
-def run_ours(wheel: Path, work: Path) -> tuple[Run, Path | None, dict[str, object] | None]:
-    """``stripwheel strip -w OUT WHEEL --json``; returns the run, the output wheel, its report."""
-    stripwheel = Path(sys.executable).with_name("stripwheel")
-    cmd = [str(stripwheel) if stripwheel.exists() else shutil.which("stripwheel") or "stripwheel"]
-    out = work / "out"
-    # cwd is the empty work dir: stripwheel reads ./pyproject.toml for defaults.
-    proc = run(cmd + ["strip", "-w", str(out), str(wheel), "--json"], work)
-    outputs = list(out.glob("*.whl"))
-    error = None
-    if proc.returncode != 0:
-        error = f"exit {proc.returncode}: {proc.tail()}"
-    elif len(outputs) != 1:
-        error = f"expected one output wheel, found {len(outputs)}"
-    else:
-        try:
-            report = json.loads(proc.stdout)
-        except ValueError as exc:
-            error = f"--json output is not JSON: {exc}"
-    if error is not None:
-        return Run(proc.seconds, proc.peak_rss, False, error), None, None
-    return Run(proc.seconds, proc.peak_rss, True), outputs[0], report
-
-
-def elf_type(path: Path) -> int | None:
-    """``e_type`` of an ELF file, or None when ``path`` is not ELF."""
-    with path.open("rb") as f:
-        head = f.read(18)
-    if len(head) < 18 or not head.startswith(ELF_MAGIC):
-        return None
-    return int.from_bytes(head[16:18], "little" if head[5] == 1 else "big")
-
-
-def strip_flag(path: Path, e_type: int) -> str:
-    """The peer's choice: shared objects (and relocatables) lose unneeded symbols, executables all."""
-    if e_type == ET_REL or ".so" in path.name:
-        return "--strip-unneeded"
-    if e_type == ET_DYN:
-        dynamic = subprocess.run(["readelf", "-d", "-W", str(path)], capture_output=True, text=True, check=False)
-        if "(SONAME)" in dynamic.stdout:
-            return "--strip-unneeded"
-    return "--strip-all"
+# --- the peer
 
 
 def run_peer(wheel: Path, work: Path) -> tuple[Run, dict[str, int], Path | None]:
@@ -435,40 +277,6 @@ def check_sizes(wheel: Path, ours: Path | None, gnu: dict[str, int], work: Path)
     return members
 
 
-def record_problems(wheel: Path) -> list[str]:
-    """Check RECORD against every member's sha256 and size (stdlib only; independent oracle)."""
-    problems = []
-    with zipfile.ZipFile(wheel) as zf:
-        names = [i.filename for i in zf.infolist() if not i.is_dir()]
-        record = next((n for n in names if re.fullmatch(r"[^/]+\.dist-info/RECORD", n)), None)
-        if record is None:
-            return ["no RECORD"]
-        rows: dict[str, list[str]] = {}
-        for row in csv.reader(io.StringIO(zf.read(record).decode("utf-8"))):
-            if row:
-                if row[0] in rows:
-                    problems.append(f"duplicate RECORD row {row[0]}")
-                rows[row[0]] = row
-        for name in names:
-            if name == record or name.endswith((".dist-info/RECORD.jws", ".dist-info/RECORD.p7s")):
-                continue
-            row = rows.pop(name, [])
-            if len(row) != 3 or not row[1].startswith("sha256="):
-                problems.append(f"{name}: no usable RECORD row")
-                continue
-            digest, size = hashlib.sha256(), 0
-            with zf.open(name) as f:
-                while chunk := f.read(1 << 20):
-                    digest.update(chunk)
-                    size += len(chunk)
-            encoded = base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode()
-            if row[1] != f"sha256={encoded}" or row[2] != str(size):
-                problems.append(f"{name}: RECORD hash/size mismatch")
-        rows.pop(record, [])
-        problems.extend(f"RECORD names missing member {n}" for n in rows)
-    return problems
-
-
 def smoke_python() -> str | None:
     """A Python 3.11 interpreter for the smoke venvs (the corpus is cp311)."""
     if sys.version_info[:2] == (3, 11):
@@ -517,13 +325,6 @@ def smoke(name: str, wheel: Path, original: Path, work: Path) -> str:
 
 
 # --- driver
-
-
-def keep(output: Path, base: Path, side: str) -> Path:
-    """Move an output wheel out of its run directory, to ``base/side/``."""
-    kept = base / side / output.name
-    kept.parent.mkdir()
-    return output.rename(kept)
 
 
 def bench_wheel(name: str, wheel: Path, repeat: int, do_smoke: bool, smoke_peer: bool) -> WheelResult:
@@ -617,11 +418,6 @@ def mb(n: float | None) -> str:
     return "–" if n is None else f"{n / 1e6:.1f}"
 
 
-def secs(n: float | None) -> str:
-    """Seconds with two decimals, or 'fail'."""
-    return "fail" if n is None else f"{n:.2f}"
-
-
 def table(results: list[WheelResult]) -> str:
     """The markdown summary: one row per wheel."""
     peer_smoked = any(r.smoke_peer is not None for r in results)
@@ -668,18 +464,6 @@ def details(results: list[WheelResult]) -> str:
     return "\n".join(lines)
 
 
-def environment() -> dict[str, str]:
-    """What the numbers depend on."""
-    strip = subprocess.run(["strip", "--version"], capture_output=True, text=True, check=False).stdout.splitlines()
-    return {
-        "python": sys.version.split()[0],
-        "machine": platform.machine(),
-        "cpus": str(os.cpu_count()),
-        "gnu_strip": strip[0] if strip else "?",
-        "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
-    }
-
-
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, fetch the corpus, benchmark each wheel, print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
@@ -705,8 +489,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.platform != "linux":  # macOS and Windows figures: bench/foreign.py
-        import foreign
-
         return foreign.main(args)
     if shutil.which("strip") is None or shutil.which("readelf") is None:
         parser.error("GNU binutils (strip, readelf) must be on PATH")

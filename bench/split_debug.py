@@ -28,7 +28,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from run import WORK, elf_type, fetch, fresh_dir, run, strip_flag
+from _common import WORK, elf_type, fetch, fresh_dir, run, strip_flag
 
 WHEELS = ["pyyaml", "pillow", "numpy", "torch"]
 

@@ -23,8 +23,6 @@ Run with the project's venv python: ``python bench/trees.py [--repeat N] [--base
 from __future__ import annotations
 
 import argparse
-import base64
-import csv
 import hashlib
 import json
 import os
@@ -33,12 +31,13 @@ import statistics
 import subprocess
 import sys
 import sysconfig
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
-WORK = BENCH / "_work" / "trees"  # --work moves it (onto a tmpfs, to take the disk out)
+import _common
+from _common import COMPILED, fresh_copy, record_mismatches, run, tool, tree_size
+
+WORK = _common.WORK / "trees"  # --work moves it (onto a tmpfs, to take the disk out)
 PACKAGES = ["numpy==2.4.6", "scipy", "pandas", "pyarrow"]
 PEER = [
     "-type",
@@ -82,35 +81,14 @@ class Result:
     before: list[Timed] = field(default_factory=list)
 
 
-#: stripwheel's own modules compiled once, as an installed stripwheel has them: a machine that
-#: sets PYTHONDONTWRITEBYTECODE would otherwise charge every run ~0.1 s of compiling.
-COMPILED = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-
-
 def run_timed(cmd: list[str], env: dict[str, str] | None = None) -> Timed:
     """Wall time and CPU time (user + system of the child and its children) of ``cmd``; with
     ``--json`` in it, the time the report says was spent syncing."""
-    before, start = os.times(), time.perf_counter()
-    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, env=env or COMPILED)
-    seconds, after = time.perf_counter() - start, os.times()
-    cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    proc = run(cmd, timeout=None, env=env or COMPILED)
     synced = 0.0
     if "--json" in cmd and proc.returncode == 0:
         synced = sum(r.get("sync_seconds", 0.0) for r in json.loads(proc.stdout)["trees"])
-    return Timed(seconds, cpu, proc.returncode, proc.stderr.decode(errors="replace"), synced)
-
-
-def tree_size(root: Path) -> int:
-    """Bytes of the regular files under ``root``, each inode counted once."""
-    seen: set[int] = set()
-    total = 0
-    for dirpath, _, files in os.walk(root):
-        for name in files:
-            st = os.lstat(os.path.join(dirpath, name))
-            if st.st_ino not in seen and not os.path.islink(os.path.join(dirpath, name)):
-                seen.add(st.st_ino)
-                total += st.st_size
-    return total
+    return Timed(proc.seconds, proc.cpu, proc.returncode, proc.stderr, synced)
 
 
 def tree_hash(root: Path) -> str:
@@ -124,32 +102,12 @@ def tree_hash(root: Path) -> str:
     return digest.hexdigest()
 
 
-def record_mismatches(venv: Path) -> int:
-    """Rows of the installed RECORDs whose file no longer matches its hash."""
-    bad = 0
-    for record in venv.glob("lib/python3*/site-packages/*.dist-info/RECORD"):
-        site = record.parent.parent
-        for path, hash_field, size in csv.reader(record.read_text().splitlines()):
-            if not hash_field.startswith("sha256="):
-                continue
-            data = (site / path).read_bytes()
-            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-            bad += hash_field != f"sha256={digest}" or len(data) != int(size)
-    return bad
-
-
-def uv() -> str:
-    from uv import find_uv_bin
-
-    return str(find_uv_bin())
-
-
 def make_venv(target: Path, cache: Path) -> Path:
     if target.exists():
         shutil.rmtree(target)
-    subprocess.run([uv(), "venv", "-q", "--python", sys.executable, str(target)], check=True)
+    subprocess.run([tool("uv"), "venv", "-q", "--python", sys.executable, str(target)], check=True)
     subprocess.run(
-        [uv(), "pip", "install", "-q", "--python", str(target / "bin" / "python"), "--link-mode", "hardlink",
+        [tool("uv"), "pip", "install", "-q", "--python", str(target / "bin" / "python"), "--link-mode", "hardlink",
          "--cache-dir", str(cache), "--only-binary", ":all:", *PACKAGES],
         check=True,
     )  # fmt: skip
@@ -172,30 +130,21 @@ def python_copy(target: Path) -> Path:
     return target
 
 
-def fresh_copy(source: Path, name: str) -> Path:
-    target = source.parent / "runs" / name
-    if target.exists():
-        shutil.rmtree(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["cp", "-a", str(source), str(target)], check=True)
-    os.sync()  # an installed tree has long been on disk: neither side pays for the copy's writeback
-    return target
-
-
 def bench(name: str, source: Path, repeat: int, baseline: Path | None) -> Result:
     result = Result(name, size_before=tree_size(source))
+    runs = source.parent / "runs"
     for _ in range(repeat):
-        copy = fresh_copy(source, f"{name}-ours")
+        copy = fresh_copy(source, runs / f"{name}-ours")
         result.ours.append(run_timed([sys.executable, "-m", "stripwheel", "strip", "--json", str(copy)]))
         result.size_ours = tree_size(copy)
         if baseline is not None:
-            copy = fresh_copy(source, f"{name}-before")
+            copy = fresh_copy(source, runs / f"{name}-before")
             env = dict(COMPILED, PYTHONPATH=str(baseline.resolve()))
             result.before.append(run_timed([sys.executable, "-m", "stripwheel", "strip", str(copy)], env))
-        copy = fresh_copy(source, f"{name}-peer")
+        copy = fresh_copy(source, runs / f"{name}-peer")
         result.peer.append(run_timed(["find", str(copy), *PEER]))
         result.size_peer = tree_size(copy)
-    shutil.rmtree(source.parent / "runs")
+    shutil.rmtree(runs)
     return result
 
 
