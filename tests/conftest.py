@@ -19,6 +19,7 @@ from packaging.tags import interpreter_name, interpreter_version
 
 import _helpers
 import _wheels
+from _demo import PURE_INIT, PURE_PYC, PURE_SCRIPT
 from _frontend_fixtures import builds, wheelhouse
 from _helpers import need, run
 from _wheels import ODD_NAME
@@ -80,12 +81,6 @@ def _tag() -> str:
     return f"{interpreter_name()}{interpreter_version()}"
 
 
-#: The pure demo wheel's payload, besides its bytecode (see ``pure_files``).
-PURE_INIT = "VERSION = '1.0'\n"
-PURE_SCRIPT = "demo-1.0.data/scripts/demo-tool"
-PURE_PYC = f"demo/__pycache__/__init__.{sys.implementation.cache_tag}.pyc"
-
-
 @pytest.fixture(scope="session")
 def pure_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     """The pure demo wheel's members: a package with its checked-hash bytecode, a text file
@@ -124,16 +119,6 @@ def pure_wheel(pure_wheel_master: Path, tmp_path: Path) -> Path:
 
 
 # --- the slow layer's wheel: real binaries, compiled now
-
-#: The demo wheel's C extension, and every binary in it (the text ``not-really.so`` is not one).
-EXT = f"demo/_ext{sysconfig.get_config_var('EXT_SUFFIX')}"
-BINARIES = [
-    EXT,
-    "demo.libs/libhelper.so",
-    "demo.libs/libhelper_patched.so",
-    "demo-1.0.data/scripts/demo-tool",
-    "demo/data/libcross-aarch64.so",
-]
 
 
 @pytest.fixture(scope="session")

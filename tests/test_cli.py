@@ -7,13 +7,15 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
+from _demo import BINARIES, PURE_PYC
 from _wheels import variant
-from conftest import BINARIES, PURE_PYC
 from stripwheel import _cli
 from stripwheel._cli import main
+from stripwheel._errors import DEBUG_ENV, ConfigError, WheelError, error_lines
 
 SCRIPT = Path(sys.executable).parent / "stripwheel"
 
@@ -71,6 +73,38 @@ def test_one_failing_wheel_of_two(pure_wheel: Path, tmp_path: Path, capsys: pyte
     assert report["bytecode_removed"] == [PURE_PYC]
     errors = [line for line in err.splitlines() if line.startswith("stripwheel: error:")]
     assert errors == [f"stripwheel: error: {doc['errors'][0]['error']}"]
+
+
+def test_an_internal_error_is_one_line_unless_debugging(
+    pure_wheel: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bug (an exception that is not a StripwheelError) is one ``internal error`` line and
+    exit status 1; with STRIPWHEEL_DEBUG set it is raised instead, traceback and all."""
+
+    def broken(path: Path) -> NoReturn:
+        raise KeyError("oops")
+
+    monkeypatch.setattr("stripwheel.wheel.inspect.inspect_wheel", broken)
+    monkeypatch.delenv(DEBUG_ENV, raising=False)
+    assert main(["inspect", str(pure_wheel)]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"stripwheel: error: {pure_wheel.name}: internal error: KeyError('oops')"
+    ]
+    monkeypatch.setenv(DEBUG_ENV, "1")
+    with pytest.raises(KeyError, match="oops"):
+        main(["inspect", str(pure_wheel)])
+
+
+def test_error_lines_are_the_boundaries_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the CLI, the wrapper backend and the hatch hook print: a line per configuration
+    problem, a StripwheelError's message, one ``internal error`` line for anything else."""
+    monkeypatch.delenv(DEBUG_ENV, raising=False)
+    assert error_lines(ConfigError(["strip: bad", "strp: unknown"]), "prog") == [
+        "prog: error: strip: bad",
+        "prog: error: strp: unknown",
+    ]
+    assert error_lines(WheelError("x.whl", "corrupt", "pkg/a.so")) == ["stripwheel: error: x.whl: pkg/a.so: corrupt"]
+    assert error_lines(ValueError("v"), where="x.whl") == ["stripwheel: error: x.whl: internal error: ValueError('v')"]
 
 
 class Terminal(io.StringIO):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from pathlib import Path
 
 import pytest
@@ -173,3 +174,24 @@ def test_every_option_has_a_check_and_a_flag_or_a_reason() -> None:
         argv = ["strip", f"--{option.key}", *([option.default] if value is None else value), "w.whl"]
         assert option.key in _cli_layer(_parser("stripwheel").parse_args(argv)).values, option.key
     assert {o.key for o in OPTIONS if not o.cli} == {"backend", "backend-path"}  # the wrapper's own
+
+
+def test_allowed_values_are_spelled_once() -> None:
+    """Each choice's values are its field's Literal: the checks accept exactly them, the CLI
+    offers exactly them, and the README's values column lists them."""
+    from stripwheel._cli import _parser
+
+    hints = typing.get_type_hints(Config)
+    choices = [o for o in OPTIONS if o.kind in ("choice", "levels")]
+    assert {o.key for o in choices} == {"strip", "bytecode", "optimize", "invalidation-mode", "split-debug-layout"}
+    for option in choices:
+        annotation = hints[option.attr]
+        literal = typing.get_args(annotation)[0] if option.kind == "levels" else annotation
+        assert option.choices == typing.get_args(literal), option.key
+        assert all(f"`{value}`" in option.values or f'`"{value}"`' in option.values for value in option.choices)
+        for value in option.choices:
+            resolve(Layer("t", {option.key: value}))
+            argv = ["strip", f"--{option.key}", str(value), "w.whl"]
+            assert _parser("stripwheel").parse_args(argv) is not None
+        with pytest.raises(ConfigError):
+            resolve(Layer("t", {option.key: "x-not-a-value"}))

@@ -28,9 +28,9 @@ from packaging.requirements import Requirement
 from packaging.tags import interpreter_name, interpreter_version
 
 import _wheels
+from _demo import BINARIES
 from _frontend_fixtures import copy_sample, make_venv, uv_bin
 from _helpers import check_wheel, install_wheel, need, run
-from conftest import BINARIES
 from stripwheel._cli import main
 from stripwheel.binaries import DEBUG_FILE_REASON
 
@@ -315,8 +315,10 @@ def test_installed_debug_files_are_left_alone(
     wrong = ["strip", "--split-debug", str(tmp_path / "store"), "--split-debug-layout", "wheel", str(prefix)]
     assert main(wrong) == 1
     assert capsys.readouterr().err.splitlines() == [
-        "stripwheel: error: split-debug-layout: 'wheel' makes a companion wheel of a wheel;"
-        " for a directory or a file use 'beside'"
+        (
+            "stripwheel: error: split-debug-layout: 'wheel' makes a companion wheel of a wheel;"
+            " for a directory or a file use 'beside'"
+        )
     ]
     assert not (tmp_path / "store").exists()
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from _demo import BINARIES, PURE_PYC
 from _helpers import check_wheel, section_names
 from _wheels import ODD_NAME, infos, pack, read, stored, variant
-from conftest import BINARIES, PURE_PYC
 from stripwheel._cli import main
 
 DIST = "demo-1.0.dist-info"

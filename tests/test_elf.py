@@ -26,11 +26,13 @@ from _elf_fixtures import (
 from stripwheel.binaries import (
     DEBUG_FILE_KIND,
     DEBUG_FILE_REASON,
+    HEAD,
     BinaryError,
     Copy,
     Level,
     Stripped,
     Unchanged,
+    detect,
     elf,
     elf_debug,
 )
@@ -527,7 +529,19 @@ def test_garbage_names_are_errors_not_crashes(native: Native) -> None:
 def test_not_elf_is_an_error() -> None:
     with pytest.raises(BinaryError):
         elf.strip(b"MZ" + bytes(100), "all")
-    assert elf.MAGICS == (b"\x7fELF",)
+
+
+def test_detect_knows_elf_by_its_magic() -> None:
+    """The head of a real ELF file (the running interpreter) and of a hand-made one are ELF;
+    with any byte of the magic changed they are not."""
+    with open(os.path.realpath(sys.executable), "rb") as f:
+        interpreter = f.read(HEAD)
+    for head in (interpreter, tiny_elf([])[:HEAD]):
+        assert detect(head) == "ELF", head
+        for i in range(4):
+            changed = bytearray(head)
+            changed[i] ^= 0x20
+            assert detect(bytes(changed)) != "ELF", bytes(changed)
 
 
 # -- separate debug files: recognised from the section headers, never stripped ------------------

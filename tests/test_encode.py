@@ -88,13 +88,14 @@ def test_partial_splice_check_and_full_inflate_agree(
     from stripwheel.wheel import encode as _encode
 
     checks: list[bool] = []
-    full_check = _encode.Spliced.check
+    full_check = _encode.SplicedStream.check
 
-    def counted(self: _encode.Spliced, expected_crc: int, expected_size: int) -> bool:
-        checks.append(full_check(self, expected_crc, expected_size))
-        return checks[-1]
+    def counted(self: _encode.SplicedStream, expected_crc: int, expected_size: int) -> _encode.Spliced | None:
+        spliced = full_check(self, expected_crc, expected_size)
+        checks.append(spliced is not None)
+        return spliced
 
-    monkeypatch.setattr(_encode.Spliced, "check", counted)
+    monkeypatch.setattr(_encode.SplicedStream, "check", counted)
     assert main(["strip", "-w", str(tmp_path / "partial"), str(big_wheel)]) == 0
     assert checks == []
     monkeypatch.setattr(_deflate, "_CAN_CHECK", False)

@@ -6,6 +6,7 @@ fresh venv and run. (In-process tests of the two are in test_backend and test_ha
 from __future__ import annotations
 
 import json
+import platform
 import re
 import sys
 import tarfile
@@ -66,7 +67,7 @@ def test_built_wheel_is_stripped(builds: Builds, frontend: str, sample: str) -> 
     assert SUMMARY.search(built.output), built.output[-4000:]
     if binaries:
         assert f"binaries: {len(binaries)} of {len(binaries)} stripped" in built.output
-        assert wheel.name.endswith("_x86_64.whl") or "-none-any" not in wheel.name
+        assert wheel.name.endswith(f"_{platform.machine()}.whl"), wheel.name  # tagged for this platform
     else:
         assert wheel.name.endswith("-py3-none-any.whl")
 
@@ -198,15 +199,19 @@ def test_editable_install_imports(wheelhouse: Path, tmp_path: Path) -> None:
             "hatch-binary",
             "uv",
             ('strip = "all"', 'strp = "all"'),
-            "stripwheel: error: tool.hatch.build.targets.wheel.hooks.stripwheel: unknown key 'strp'"
-            " (did you mean 'strip'?)",
+            (
+                "stripwheel: error: tool.hatch.build.targets.wheel.hooks.stripwheel: unknown key 'strp'"
+                " (did you mean 'strip'?)"
+            ),
         ),
         (
             "setuptools-cext",
             "build",
             ('backend = "setuptools.build_meta"', 'backend = "setuptools.no_such_meta"'),
-            "stripwheel: error: tool.stripwheel.backend: cannot import 'setuptools.no_such_meta': "
-            "No module named 'setuptools.no_such_meta'",
+            (
+                "stripwheel: error: tool.stripwheel.backend: cannot import 'setuptools.no_such_meta': "
+                "No module named 'setuptools.no_such_meta'"
+            ),
         ),
     ],
     ids=["typo-wrapper-pip", "typo-hook-uv", "missing-backend-build"],
@@ -246,8 +251,8 @@ def test_summary_reports_the_engine_time(builds: Builds) -> None:
     """The summary of a setuptools-cext build carries the engine's own time, once (how long
     it is, bench/ measures: no test asserts on wall-clock time)."""
     output = builds.build("setuptools-cext", "uv").output
-    (seconds,) = re.findall(r"^\s*time: ([0-9.]+) s$", output, re.MULTILINE)
-    assert float(seconds) >= 0
+    times = re.findall(r"^\s*time: [0-9]+\.[0-9]{2} s$", output, re.MULTILINE)
+    assert len(times) == 1, output[-4000:]
 
 
 MATURIN_STRIP = "strip = false   # the wheel keeps what cargo built; stripwheel strips (or checks) it"

@@ -70,8 +70,10 @@ def test_hatch_hook_config_errors_fail_early(tmp_path: Path, capsys: pytest.Capt
     assert exit_info.value.code == 1
     assert capsys.readouterr().err.splitlines() == [
         "stripwheel: error: tool.stripwheel.strip: 'yes' is not one of 'all', 'debug', 'none'",
-        "stripwheel: error: tool.hatch.build.targets.wheel.hooks.stripwheel: unknown key 'strp'"
-        " (did you mean 'strip'?)",
+        (
+            "stripwheel: error: tool.hatch.build.targets.wheel.hooks.stripwheel: unknown key 'strp'"
+            " (did you mean 'strip'?)"
+        ),
     ]
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from _demo import PURE_PYC
 from _helpers import sha256
 from _wheels import variant
-from conftest import PURE_PYC
 from stripwheel._cli import main
 
 TAG = sys.implementation.cache_tag

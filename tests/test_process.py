@@ -17,9 +17,9 @@ from typing import Any, cast
 
 import pytest
 
+from _demo import BINARIES, EXT
 from _helpers import check_wheel, demo_add, dynsyms, install_wheel, section_names, sha256
 from _wheels import infos, read, variant
-from conftest import BINARIES, EXT
 from stripwheel import OutputError, _bytecode, binaries
 from stripwheel._cli import main
 from stripwheel._config import Config

@@ -11,6 +11,8 @@ from stripwheel._report import (
     BinaryReport,
     BinaryView,
     InspectReport,
+    SliceView,
+    TreeInspectReport,
     WheelReport,
     render_inspect,
     render_strip,
@@ -20,11 +22,37 @@ from stripwheel._report import (
 
 
 def stripped(member: str, verified: bool = False) -> BinaryReport:
-    return BinaryReport(member, "ELF", "x86_64", "stripped", None, 20_000, 5_000, 8_000, 2_000, [".symtab"], verified)
+    return BinaryReport.stripped(
+        member,
+        format="ELF",
+        arch="x86_64",
+        size_before=20_000,
+        size_after=5_000,
+        compressed_before=8_000,
+        compressed_after=2_000,
+        removed=[".symtab"],
+        verified=verified,
+    )
 
 
 def kept(member: str, reason: str) -> BinaryReport:
-    return BinaryReport(member, "Mach-O", "arm64", "unchanged", reason, 300, 300, 200, 200)
+    return BinaryReport.unchanged(member, format="Mach-O", arch="arm64", reason=reason, size=300, compressed=200)
+
+
+def fat_view(note: str | None) -> BinaryView:
+    """A universal2 Mach-O bundle with one slice listed (its ``note``)."""
+    return BinaryView(
+        member="demo/_ext.so",
+        format="Mach-O",
+        arch="universal2",
+        kind="bundle",
+        size=2_000,
+        compressed_size=900,
+        strippable={"all": 700, "debug": 400},
+        signature="linker-signed",
+        note=None,
+        slices=[SliceView(arch="arm64", signature="linker-signed", strippable={"all": 350, "debug": 200}, note=note)],
+    )
 
 
 @pytest.mark.parametrize(
@@ -97,26 +125,18 @@ def test_inspect_listing() -> None:
         wheel_size=1_000,
         installed_size=3_000,
         binaries=[
+            fat_view(note=None),
             BinaryView(
-                "demo/_ext.so",
-                "Mach-O",
-                "universal2",
-                "bundle",
-                2_000,
-                900,
-                {"all": 700, "debug": 400},
-                "linker-signed",
-                None,
-                [
-                    {
-                        "arch": "arm64",
-                        "signature": "linker-signed",
-                        "strippable": {"all": 350, "debug": 200},
-                        "note": None,
-                    }
-                ],
+                member="demo/x.so",
+                format="ELF",
+                arch="x86_64",
+                kind="shared",
+                size=500,
+                compressed_size=200,
+                strippable={"all": 0, "debug": 0},
+                signature="none",
+                note="stripped",
             ),
-            BinaryView("demo/x.so", "ELF", "x86_64", "shared", 500, 200, {"all": 0, "debug": 0}, "none", "stripped"),
         ],
         python_files=2,
         bytecode_files=0,
@@ -124,8 +144,10 @@ def test_inspect_listing() -> None:
     assert render_inspect(report).splitlines() == [
         "demo.whl  [cp311-cp311-macosx_11_0_universal2]",
         "  wheel size 1,000 B, installed size 3,000 B",
-        "  demo/_ext.so: Mach-O universal2 bundle, 2,000 B; strippable: all 700 B, debug 400 B;"
-        " signature: linker-signed",
+        (
+            "  demo/_ext.so: Mach-O universal2 bundle, 2,000 B; strippable: all 700 B, debug 400 B;"
+            " signature: linker-signed"
+        ),
         "    slice arm64: signature linker-signed; strippable: all 350 B, debug 200 B",
         "  demo/x.so: ELF x86_64 shared, 500 B; strippable: all 0 B, debug 0 B (stripped)",
         "  python: 2 .py, bytecode: 0 .pyc",
@@ -143,20 +165,57 @@ def test_json_document() -> None:
     assert doc["errors"] == [{"wheel": "bad.whl", "error": "bad.whl: broken"}]
     (wheel,) = doc["wheels"]
     assert set(wheel) == set(WheelReport.__dataclass_fields__)
-    assert wheel["binaries"][0] == {
-        "member": "a.so",
-        "format": "ELF",
-        "arch": "x86_64",
-        "action": "stripped",
-        "reason": None,
-        "size_before": 20_000,
-        "size_after": 5_000,
-        "compressed_before": 8_000,
-        "compressed_after": 2_000,
-        "removed": [".symtab"],
-        "verified": False,
-        "clean": False,
-        "debug_file": None,
-        "debug_file_size": None,
-        "mini_debuginfo": 0,
-    }
+    # the same keys in the same order as JSON version 1 has them
+    assert list(wheel["binaries"][0].items()) == list(
+        {
+            "member": "a.so",
+            "format": "ELF",
+            "arch": "x86_64",
+            "action": "stripped",
+            "reason": None,
+            "size_before": 20_000,
+            "size_after": 5_000,
+            "compressed_before": 8_000,
+            "compressed_after": 2_000,
+            "removed": [".symtab"],
+            "verified": False,
+            "clean": False,
+            "debug_file": None,
+            "debug_file_size": None,
+            "mini_debuginfo": 0,
+        }.items()
+    )
+
+
+def test_json_inspect_document() -> None:
+    """An inspected binary and its slices: the keys of JSON version 1, in its order; a tree's
+    listing carries its totals."""
+    view = BinaryView.malformed("x.so", format="ELF", size=500, compressed_size=200, reason="truncated")
+    listing = InspectReport("demo.whl", ["py3-none-any"], 10, 20, binaries=[fat_view(note="odd"), view])
+    tree = TreeInspectReport("/venv", files=3, binaries=[view])
+    doc = json.loads(to_json("inspect", [listing, tree], []))
+    (wheel,) = doc["wheels"]
+    assert list(wheel["binaries"][0]) == [
+        "member",
+        "format",
+        "arch",
+        "kind",
+        "size",
+        "compressed_size",
+        "strippable",
+        "signature",
+        "note",
+        "slices",
+        "package",
+    ]
+    assert list(wheel["binaries"][0]["slices"][0].items()) == [
+        ("arch", "arm64"),
+        ("signature", "linker-signed"),
+        ("strippable", {"all": 350, "debug": 200}),
+        ("note", "odd"),
+    ]
+    assert wheel["binaries"][1]["note"] == "malformed: truncated"
+    assert wheel["binaries"][1]["strippable"] == {"all": 0, "debug": 0}
+    (listed,) = doc["trees"]
+    assert list(listed) == ["path", "files", "binaries", "errors", "totals"]
+    assert listed["totals"] == {"all": 0, "debug": 0}

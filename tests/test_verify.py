@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from _demo import EXT
 from _helpers import check_wheel, sha256
 from _wheels import read
-from conftest import EXT
 from stripwheel import _verify, binaries
 from stripwheel._cli import main
 

@@ -35,6 +35,7 @@ _PUBLIC = {
     "InspectReport": "_report",
     "BinaryReport": "_report",
     "BinaryView": "_report",
+    "SliceView": "_report",
     "StripwheelError": "_errors",
     "ConfigError": "_errors",
     "WheelError": "_errors",
@@ -48,6 +49,7 @@ __all__ = [
     "ConfigError",
     "InspectReport",
     "OutputError",
+    "SliceView",
     "StripwheelError",
     "WheelError",
     "WheelReport",
@@ -59,7 +61,7 @@ __all__ = [
 if TYPE_CHECKING:
     from ._config import Config
     from ._errors import ConfigError, OutputError, StripwheelError, WheelError
-    from ._report import BinaryReport, BinaryView, InspectReport, WheelReport
+    from ._report import BinaryReport, BinaryView, InspectReport, SliceView, WheelReport
     from .wheel.executor import process_wheel
     from .wheel.inspect import inspect_wheel
 

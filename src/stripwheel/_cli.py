@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import signal
 import stat
 import sys
@@ -12,23 +11,23 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Optional, TextIO, TypeVar
+from typing import TYPE_CHECKING, Callable, Optional, TextIO, TypeVar
 
 from . import __version__
-from ._config import (
-    BYTECODE_MODES,
-    INVALIDATION_MODES,
-    OPTIONS,
-    SPLIT_DEBUG_LAYOUTS,
-    STRIP_LEVELS,
-    Config,
-    Layer,
-    Option,
-    pyproject_layer,
-    resolve,
+from ._config import OPTIONS, STRIP_LEVELS, Config, Layer, Option, pyproject_layer, resolve
+from ._errors import ConfigError, StripwheelError, error_lines, error_messages
+from ._report import (
+    InspectReport,
+    Report,
+    TreeInspectReport,
+    TreeReport,
+    WheelReport,
+    render_inspect,
+    render_strip,
+    render_tree_inspect,
+    render_tree_strip,
+    to_json,
 )
-from ._errors import ConfigError, StripwheelError
-from ._report import render_inspect, render_strip, render_tree_inspect, render_tree_strip, to_json
 
 if TYPE_CHECKING:
     from ._pool import Progress
@@ -70,7 +69,8 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         help="fail when binaries still hold strippable bytes (a release gate)",
         description="Exit 0 when every binary's strippable bytes are within --max-strippable, 1 when not.",
     )
-    check.add_argument("--strip", choices=("all", "debug"), default="all", help="the level to check (default: all)")
+    levels = [level for level in STRIP_LEVELS if level != "none"]
+    check.add_argument("--strip", choices=levels, default="all", help="the level to check (default: all)")
     check.add_argument(
         "--max-strippable", metavar="SIZE", type=_size, default=0, help="bytes a binary may keep (64k, 1M; default 0)"
     )
@@ -90,14 +90,6 @@ def _size(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-_CHOICES: dict[str, tuple[str, ...]] = {
-    "strip": STRIP_LEVELS,
-    "bytecode": BYTECODE_MODES,
-    "invalidation-mode": INVALIDATION_MODES,
-    "split-debug-layout": SPLIT_DEBUG_LAYOUTS,
-}
-
-
 def _add_option(parser: argparse.ArgumentParser, option: Option) -> None:
     """A flag spelled like the TOML key; its help is the option's documentation."""
     flag = f"--{option.key}"
@@ -105,10 +97,10 @@ def _add_option(parser: argparse.ArgumentParser, option: Option) -> None:
     if option.kind == "bool":
         parser.add_argument(flag, action="store_true", default=None, help=text)
     elif option.kind == "choice":
-        parser.add_argument(flag, choices=_CHOICES[option.key], help=f"{text} (default: {option.default})")
+        parser.add_argument(flag, choices=option.choices, help=f"{text} (default: {option.default})")
     elif option.kind == "levels":
         parser.add_argument(
-            flag, type=int, action="append", choices=(0, 1, 2), metavar="N", help=f"{text} (repeatable)"
+            flag, type=int, action="append", choices=option.choices, metavar="N", help=f"{text} (repeatable)"
         )
     elif option.kind == "dir":
         parser.add_argument(flag, metavar="DIR", help=text)
@@ -170,34 +162,32 @@ def main(argv: Optional[Sequence[str]] = None, prog: str = "stripwheel") -> int:
     try:
         config = _config(args) if args.command == "strip" else Config()
     except ConfigError as exc:
-        for problem in exc.problems:
-            print(f"{prog}: error: {problem}", file=err)
+        for line in error_lines(exc, prog):
+            print(line, file=err)
         return EXIT_USAGE
     if args.command == "check":
         return _check(args, prog)
     if args.command == "strip" and args.output is not None and len(args.paths) != 1:
         print(f"{prog}: error: -o/--output takes one input, not {len(args.paths)}", file=err)
         return EXIT_USAGE
-    reports: list[Any] = []
+    reports: list[Report] = []
     failures: list[dict[str, str]] = []
     for path in args.paths:
         try:
             with _terminate_as_interrupt():
-                reports.append(_one(args, config, path))
+                report = _one(args, config, path)
         except KeyboardInterrupt:
             print(f"{prog}: interrupted", file=err)
             return 130
-        except Exception as exc:  # the one error boundary: one line each, never a traceback
-            if not isinstance(exc, StripwheelError) and os.environ.get("STRIPWHEEL_DEBUG"):
-                raise
-            message = str(exc) if isinstance(exc, StripwheelError) else f"{path.name}: internal error: {exc!r}"
-            failures.append(_failure(path, message))
+        except Exception as exc:  # noqa: BLE001 - the one error boundary: one line each, never a traceback
+            messages = error_messages(exc, where=path.name)
+        else:
+            reports.append(report)
+            # a tree with files that could not be done
+            messages = report.errors if isinstance(report, (TreeReport, TreeInspectReport)) else []
+        for message in messages:
             print(f"{prog}: error: {message}", file=err)
-            continue
-        if getattr(reports[-1], "errors", None):  # a tree with files that could not be done
-            for line in reports[-1].errors:
-                print(f"{prog}: error: {line}", file=err)
-            failures.extend(_failure(path, line) for line in reports[-1].errors)
+        failures.extend(_failure(path, message) for message in messages)
     if args.json:
         print(to_json(args.command, reports, failures))
     return EXIT_FAILED if failures else EXIT_OK
@@ -226,7 +216,7 @@ def _failure(path: Path, message: str) -> dict[str, str]:
     return {"path": str(path), "error": message} | ({} if path.is_dir() else {"wheel": str(path)})
 
 
-def _one(args: argparse.Namespace, config: Config, path: Path) -> Any:
+def _one(args: argparse.Namespace, config: Config, path: Path) -> Report:
     """Inspect or strip one wheel or directory, printing its text report; returns the report."""
     # The engine is imported only once there is work: ``--help`` and usage errors stay fast.
     try:
@@ -246,13 +236,13 @@ def _one(args: argparse.Namespace, config: Config, path: Path) -> Any:
     if args.command == "inspect":
         from .wheel.inspect import inspect_wheel
 
-        result: Any = inspect_wheel(path)
+        listing: InspectReport = inspect_wheel(path)
         if not args.json:
-            print(render_inspect(result))
-        return result
+            print(render_inspect(listing))
+        return listing
     from .wheel.executor import process_wheel
 
-    result = _with_progress(
+    result: WheelReport = _with_progress(
         path.name,
         lambda progress: process_wheel(
             path, config, output_dir=args.wheel_dir, dry_run=args.dry_run, progress=progress
@@ -262,7 +252,7 @@ def _one(args: argparse.Namespace, config: Config, path: Path) -> Any:
     return result
 
 
-def _file(args: argparse.Namespace, config: Config, path: Path) -> Any:
+def _file(args: argparse.Namespace, config: Config, path: Path) -> Report:
     """A bare binary: stripped in place or into -o OUT, or inspected."""
     from .tree.executor import inspect_file, process_file
 
@@ -289,7 +279,7 @@ def _check(args: argparse.Namespace, prog: str) -> int:
         try:
             lines = check_path(report, path)
         except StripwheelError as exc:
-            lines = [str(exc)]
+            lines = error_messages(exc)
         for line in lines:
             report.errors.append({"path": str(path), "error": line})
             print(f"{prog}: error: {line}", file=sys.stderr)
@@ -299,7 +289,7 @@ def _check(args: argparse.Namespace, prog: str) -> int:
     return EXIT_OK if report.passed else EXIT_FAILED
 
 
-def _tree(args: argparse.Namespace, config: Config, path: Path) -> Any:
+def _tree(args: argparse.Namespace, config: Config, path: Path) -> Report:
     """A directory: an installed tree, stripped in place or inspected."""
     from .tree.executor import inspect_tree, process_tree
 

@@ -14,20 +14,23 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Callable, Literal, Optional
+from typing import Any, Callable, Literal, Optional, get_args
 
 from ._errors import ConfigError
 
+# Each option's allowed values are spelled once, in its Literal: the tuples below, the README
+# table's values column, the checks and the CLI's choices all come from it.
 StripLevel = Literal["all", "debug", "none"]
 BytecodeMode = Literal["keep", "drop", "compile"]
+OptimizeLevel = Literal[0, 1, 2]
 InvalidationMode = Literal["checked-hash", "unchecked-hash", "timestamp"]
 SplitDebugLayout = Literal["build-id", "debuginfod", "beside", "wheel"]
 
-STRIP_LEVELS: tuple[str, ...] = ("all", "debug", "none")
-BYTECODE_MODES: tuple[str, ...] = ("keep", "drop", "compile")
-INVALIDATION_MODES: tuple[str, ...] = ("checked-hash", "unchecked-hash", "timestamp")
-SPLIT_DEBUG_LAYOUTS: tuple[str, ...] = ("build-id", "debuginfod", "beside", "wheel")
-OPTIMIZE_LEVELS: tuple[int, ...] = (0, 1, 2)
+STRIP_LEVELS: tuple[StripLevel, ...] = get_args(StripLevel)
+BYTECODE_MODES: tuple[BytecodeMode, ...] = get_args(BytecodeMode)
+OPTIMIZE_LEVELS: tuple[OptimizeLevel, ...] = get_args(OptimizeLevel)
+INVALIDATION_MODES: tuple[InvalidationMode, ...] = get_args(InvalidationMode)
+SPLIT_DEBUG_LAYOUTS: tuple[SplitDebugLayout, ...] = get_args(SplitDebugLayout)
 
 #: Keys hatchling puts into every build hook's table; they are hatchling's, not ours.
 HATCH_RESERVED_KEYS = frozenset(
@@ -46,9 +49,22 @@ SETTINGS_PREFIX = "stripwheel."
 OptionKind = Literal["text", "paths", "choice", "globs", "bool", "levels", "dir"]
 
 
-def _option(default: Any, kind: OptionKind, values: str, doc: str, *, cli: bool = True) -> Any:
+def _option(
+    default: Any, kind: OptionKind, values: str, doc: str, *, cli: bool = True, choices: tuple[str | int, ...] = ()
+) -> Any:
     """A :class:`Config` field with what the CLI, the README table and the checks need."""
-    return field(default=default, metadata={"kind": kind, "values": values, "doc": doc, "cli": cli})
+    metadata = {"kind": kind, "values": values, "doc": doc, "cli": cli, "choices": choices}
+    return field(default=default, metadata=metadata)
+
+
+def _choice_option(default: str, choices: tuple[str, ...], doc: str) -> Any:
+    """A field taking one of ``choices`` (its Literal's values), listed in the README's values column."""
+    return _option(default, "choice", ", ".join(f'`"{c}"`' for c in choices), doc, choices=choices)
+
+
+def _listed(levels: tuple[int, ...]) -> str:
+    """``0, 1, 2``, as messages name the optimisation levels."""
+    return ", ".join(map(str, levels))
 
 
 @dataclass(frozen=True)
@@ -66,10 +82,9 @@ class Config:
     backend_path: tuple[str, ...] = _option(
         (), "paths", "list of directories", "for an in-tree backend, as PEP 517 `backend-path`", cli=False
     )
-    strip: StripLevel = _option(
+    strip: StripLevel = _choice_option(
         "all",
-        "choice",
-        '`"all"`, `"debug"`, `"none"`',
+        STRIP_LEVELS,
         "`all`: debug info and the static symbol table (ELF like `strip --strip-unneeded`, `--strip-all` for "
         "executables; Mach-O like `strip -x`; PE: debug sections and the COFF symbol table); `debug`: debug info "
         "only (ELF like `strip --strip-debug`, which also drops the symbol table's file names); `none`: binaries "
@@ -85,18 +100,20 @@ class Config:
         "the summary counts the binaries verified. The CLI needs `pip install 'stripwheel[verify]'`; the wrapper "
         "backend and the hook add LIEF to the wheel's build requirements themselves",
     )
-    bytecode: BytecodeMode = _option(
+    bytecode: BytecodeMode = _choice_option(
         "keep",
-        "choice",
-        '`"keep"`, `"drop"`, `"compile"`',
+        BYTECODE_MODES,
         "`drop` removes every `.pyc` and `__pycache__/`; `compile` adds `__pycache__/*.pyc` for every `.py`",
     )
-    optimize: tuple[int, ...] = _option((0,), "levels", "`0`, `1`, `2` or a list", "optimisation levels for `compile`")
-    invalidation_mode: InvalidationMode = _option(
-        "checked-hash",
-        "choice",
-        '`"checked-hash"`, `"unchecked-hash"`, `"timestamp"`',
-        "PEP 552 mode of compiled `.pyc`",
+    optimize: tuple[OptimizeLevel, ...] = _option(
+        (0,),
+        "levels",
+        ", ".join(f"`{n}`" for n in OPTIMIZE_LEVELS) + " or a list",
+        "optimisation levels for `compile`",
+        choices=OPTIMIZE_LEVELS,
+    )
+    invalidation_mode: InvalidationMode = _choice_option(
+        "checked-hash", INVALIDATION_MODES, "PEP 552 mode of compiled `.pyc`"
     )
     sourceless: bool = _option(False, "bool", "bool", "with `compile`: ship `module.pyc` in place of `module.py`")
     split_debug: Optional[str] = _option(
@@ -107,10 +124,9 @@ class Config:
         "binary gets a `.gnu_debuglink`; relative to the current directory (CLI) or the project root "
         "(wrapper backend, hook)",
     )
-    split_debug_layout: SplitDebugLayout = _option(
+    split_debug_layout: SplitDebugLayout = _choice_option(
         "build-id",
-        "choice",
-        '`"build-id"`, `"debuginfod"`, `"beside"`, `"wheel"`',
+        SPLIT_DEBUG_LAYOUTS,
         "`build-id`: `DIR/.build-id/xx/rest.debug` (gdb's `debug-file-directory`, `debuginfod -F`); "
         "`debuginfod`: `DIR/buildid/<id>/debuginfo`, a static symbol store any web server can host; "
         "`beside`: the input's paths mirrored, `pkg/_ext.so` getting `DIR/pkg/.debug/_ext.so.debug`, where "
@@ -156,6 +172,8 @@ class Option:
     values: str
     doc: str
     cli: bool
+    #: the values a ``choice`` or ``levels`` option takes (its Literal's), for the checks and the CLI
+    choices: tuple[str | int, ...]
 
 
 OPTIONS: tuple[Option, ...] = tuple(
@@ -247,17 +265,17 @@ def _optimize(value: object, from_string: bool) -> object:
         try:
             items = _as_list(value, from_string)
         except ValueError:
-            raise ValueError("is not one of 0, 1, 2 or a list of them") from None
+            raise ValueError(f"is not one of {_listed(OPTIMIZE_LEVELS)} or a list of them") from None
     levels: list[int] = []
     for item in items:
         if from_string and isinstance(item, str) and item.strip().isdigit():
             item = int(item.strip())
         if isinstance(item, bool) or not isinstance(item, int) or item not in OPTIMIZE_LEVELS:
-            raise ValueError("is not one of 0, 1, 2 or a list of them")
+            raise ValueError(f"is not one of {_listed(OPTIMIZE_LEVELS)} or a list of them")
         if item not in levels:
             levels.append(item)
     if not levels:
-        raise ValueError("is an empty list (give at least one of 0, 1, 2)")
+        raise ValueError(f"is an empty list (give at least one of {_listed(OPTIMIZE_LEVELS)})")
     return tuple(sorted(levels))
 
 

@@ -8,6 +8,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import errno
+import functools
 import os
 import re
 import secrets
@@ -15,7 +16,7 @@ import shutil
 import stat
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, Any, Optional, Union
+from typing import IO, Any, NamedTuple, Optional, Union
 
 from ._errors import OutputError
 
@@ -134,50 +135,53 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-_syncfs: Any = None
-_sync_file_range: Any = None
-_looked_up = False
 #: ``sync_file_range`` flag: start writing the dirty pages out, do not wait.
 _SYNC_FILE_RANGE_WRITE = 2
 
 
-def _look_up() -> None:
-    global _syncfs, _sync_file_range, _looked_up
-    if _looked_up:
-        return
-    _looked_up = True
+class _Libc(NamedTuple):
+    """The C library's calls that have no ``os`` function; None where it has no such call."""
+
+    syncfs: Any
+    sync_file_range: Any
+
+
+@functools.cache
+def _libc() -> _Libc:
+    """Looked up once, and complete before any thread sees it (pool threads start writeback)."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
     except OSError:
-        return
-    with contextlib.suppress(AttributeError):
-        _syncfs = libc.syncfs
-        _syncfs.argtypes = [ctypes.c_int]
-        _syncfs.restype = ctypes.c_int
-    with contextlib.suppress(AttributeError):
-        _sync_file_range = libc.sync_file_range
-        _sync_file_range.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-        _sync_file_range.restype = ctypes.c_int
+        return _Libc(None, None)
+    syncfs = getattr(libc, "syncfs", None)
+    if syncfs is not None:
+        syncfs.argtypes = [ctypes.c_int]
+        syncfs.restype = ctypes.c_int
+    sync_file_range = getattr(libc, "sync_file_range", None)
+    if sync_file_range is not None:
+        sync_file_range.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+        sync_file_range.restype = ctypes.c_int
+    return _Libc(syncfs, sync_file_range)
 
 
 def start_writeback(fd: int) -> None:
     """Have the kernel start writing ``fd``'s data to disk now, without waiting (Linux
     ``sync_file_range``): the sync that later makes a batch durable then finds it mostly done,
     instead of starting all of it at once. Nothing happens where there is no such call."""
-    _look_up()
-    if _sync_file_range is not None:
-        _sync_file_range(fd, 0, 0, _SYNC_FILE_RANGE_WRITE)  # a hint: its failure changes nothing
+    sync_file_range = _libc().sync_file_range
+    if sync_file_range is not None:
+        sync_file_range(fd, 0, 0, _SYNC_FILE_RANGE_WRITE)  # a hint: its failure changes nothing
 
 
 def syncfs(directory: Path) -> bool:
     """Flush the whole filesystem holding ``directory`` with one call (Linux ``syncfs``): the
     cost of a batch of files is paid once, not per file. False where there is no syncfs."""
-    _look_up()
-    if _syncfs is None:
+    call = _libc().syncfs
+    if call is None:
         return False
     fd = os.open(directory, os.O_RDONLY)
     try:
-        if _syncfs(fd) != 0:
+        if call(fd) != 0:
             code = ctypes.get_errno()
             raise OSError(code, os.strerror(code), str(directory))
     finally:

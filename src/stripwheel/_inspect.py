@@ -15,21 +15,5 @@ def binary_view(name: str, fmt: binaries.Format, blob: Blob, compressed_size: Op
     try:
         info = binaries.inspect(fmt, blob.buf)
     except binaries.BinaryError as exc:
-        no_savings = {"all": 0, "debug": 0}
-        return BinaryView(name, fmt, "", "", blob.size, compressed_size, no_savings, "none", f"malformed: {exc}")
-    slices = [
-        {"arch": s.arch, "signature": s.signature, "strippable": dict(s.strippable), "note": s.note}
-        for s in info.slices
-    ]
-    return BinaryView(
-        name,
-        info.format,
-        info.arch,
-        info.kind,
-        blob.size,
-        compressed_size,
-        dict(info.strippable),
-        info.signature,
-        info.note,
-        slices,
-    )
+        return BinaryView.malformed(name, format=fmt, size=blob.size, compressed_size=compressed_size, reason=str(exc))
+    return BinaryView.inspected(name, info, size=blob.size, compressed_size=compressed_size)

@@ -3,21 +3,41 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Literal, Optional, Union
+
+if TYPE_CHECKING:  # the rewriters are not imported for a report (``--help`` stays fast)
+    from .binaries import BinaryInfo, Format
 
 #: Bumped whenever a field changes meaning or disappears.
 JSON_VERSION = 1
 
+#: What was done to a binary.
+Action = Literal["stripped", "unchanged"]
+
+
+@dataclass(frozen=True)
+class DebugFields:
+    """What a stripped binary kept of its debug information, as its report row says it."""
+
+    #: ``split-debug``: the debug file written for it, and its size
+    file: Optional[str] = None
+    file_size: Optional[int] = None
+    #: ``mini-debuginfo``: bytes of the ``.gnu_debugdata`` section it got
+    mini_debuginfo: int = 0
+
 
 @dataclass
 class BinaryReport:
-    """One binary member: what was done to it and what it weighs, installed and compressed."""
+    """One binary member: what was done to it and what it weighs, installed and compressed.
+    Built by :meth:`stripped` or :meth:`unchanged`."""
 
     member: str
-    format: str
+    format: Format
     arch: str
-    action: str  # "stripped" or "unchanged"
+    action: Action
+    #: why it was left as it is (``unchanged`` only)
     reason: Optional[str]
     size_before: int
     size_after: int
@@ -33,6 +53,67 @@ class BinaryReport:
     debug_file_size: Optional[int] = None
     #: ``mini-debuginfo``: bytes of the ``.gnu_debugdata`` section it got
     mini_debuginfo: int = 0
+
+    @classmethod
+    def stripped(
+        cls,
+        member: str,
+        *,
+        format: Format,
+        arch: str,
+        size_before: int,
+        size_after: int,
+        compressed_before: Optional[int] = None,
+        compressed_after: Optional[int] = None,
+        removed: Sequence[str] = (),
+        verified: bool = False,
+        debug: Optional[DebugFields] = None,
+    ) -> BinaryReport:
+        """A binary that was stripped (``compressed_*``: its stored sizes inside a wheel)."""
+        debug = debug or DebugFields()
+        return cls(
+            member=member,
+            format=format,
+            arch=arch,
+            action="stripped",
+            reason=None,
+            size_before=size_before,
+            size_after=size_after,
+            compressed_before=compressed_before,
+            compressed_after=compressed_after,
+            removed=list(removed),
+            verified=verified,
+            debug_file=debug.file,
+            debug_file_size=debug.file_size,
+            mini_debuginfo=debug.mini_debuginfo,
+        )
+
+    @classmethod
+    def unchanged(
+        cls,
+        member: str,
+        *,
+        format: Format,
+        arch: str,
+        reason: str,
+        size: int,
+        compressed: Optional[int] = None,
+        clean: bool = False,
+    ) -> BinaryReport:
+        """A binary left as it is, and why (``compressed``: its stored size inside a wheel;
+        ``clean``: there was nothing to strip)."""
+        return cls(
+            member=member,
+            format=format,
+            arch=arch,
+            action="unchanged",
+            reason=reason,
+            size_before=size,
+            size_after=size,
+            compressed_before=compressed,
+            compressed_after=compressed,
+            clean=clean,
+        )
 
 
 @dataclass
@@ -60,11 +141,21 @@ class WheelReport:
 
 
 @dataclass
+class SliceView:
+    """One slice of a fat Mach-O file as ``inspect`` sees it."""
+
+    arch: str
+    signature: str
+    strippable: dict[str, int]
+    note: Optional[str]
+
+
+@dataclass
 class BinaryView:
-    """One binary as ``inspect`` sees it."""
+    """One binary as ``inspect`` sees it. Built by :meth:`inspected` or :meth:`malformed`."""
 
     member: str
-    format: str
+    format: Format
     arch: str
     kind: str
     size: int
@@ -73,9 +164,42 @@ class BinaryView:
     strippable: dict[str, int]
     signature: str
     note: Optional[str]
-    slices: list[dict[str, Any]] = field(default_factory=list)
+    slices: list[SliceView] = field(default_factory=list)
     #: the installed distribution whose RECORD lists the file (installed trees)
     package: Optional[str] = None
+
+    @classmethod
+    def inspected(cls, member: str, info: BinaryInfo, *, size: int, compressed_size: Optional[int]) -> BinaryView:
+        """A binary its rewriter read: what ``info`` says of it and of each of its slices."""
+        return cls(
+            member=member,
+            format=info.format,
+            arch=info.arch,
+            kind=info.kind,
+            size=size,
+            compressed_size=compressed_size,
+            strippable=dict(info.strippable),
+            signature=info.signature,
+            note=info.note,
+            slices=[SliceView(s.arch, s.signature, dict(s.strippable), s.note) for s in info.slices],
+        )
+
+    @classmethod
+    def malformed(
+        cls, member: str, *, format: Format, size: int, compressed_size: Optional[int], reason: str
+    ) -> BinaryView:
+        """A binary its rewriter found malformed: nothing strippable, and why."""
+        return cls(
+            member=member,
+            format=format,
+            arch="",
+            kind="",
+            size=size,
+            compressed_size=compressed_size,
+            strippable={"all": 0, "debug": 0},
+            signature="none",
+            note=f"malformed: {reason}",
+        )
 
 
 @dataclass
@@ -126,16 +250,19 @@ class TreeInspectReport:
         return {level: sum(b.strippable.get(level, 0) for b in self.binaries) for level in ("all", "debug")}
 
 
-def to_json(kind: str, reports: list[Any], failures: list[dict[str, str]]) -> str:
+#: What one path of a ``strip`` or ``inspect`` run gave.
+Report = Union[WheelReport, InspectReport, TreeReport, TreeInspectReport]
+
+
+def to_json(kind: str, reports: Sequence[Report], failures: list[dict[str, str]]) -> str:
     """The versioned machine-readable document printed by ``--json``: wheels and trees apart."""
-    trees = [r for r in reports if isinstance(r, (TreeReport, TreeInspectReport))]
-    document: dict[str, Any] = {
-        "stripwheel": JSON_VERSION,
-        "command": kind,
-        "wheels": [asdict(r) for r in reports if r not in trees],
-        "trees": [dict(asdict(t), **({"totals": t.totals} if isinstance(t, TreeInspectReport) else {})) for t in trees],
-        "errors": failures,
-    }
+    wheels = [asdict(r) for r in reports if isinstance(r, (WheelReport, InspectReport))]
+    trees = [
+        dict(asdict(r), **({"totals": r.totals} if isinstance(r, TreeInspectReport) else {}))
+        for r in reports
+        if isinstance(r, (TreeReport, TreeInspectReport))
+    ]
+    document = {"stripwheel": JSON_VERSION, "command": kind, "wheels": wheels, "trees": trees, "errors": failures}
     return json.dumps(document, indent=2)
 
 
@@ -195,9 +322,9 @@ def render_inspect(report: InspectReport) -> str:
         lines.append(line)
         for s in b.slices:
             lines.append(
-                f"    slice {s['arch']}: signature {s['signature']};"
-                f" strippable: all {size(s['strippable'].get('all', 0))},"
-                f" debug {size(s['strippable'].get('debug', 0))}" + (f" ({s['note']})" if s.get("note") else "")
+                f"    slice {s.arch}: signature {s.signature};"
+                f" strippable: all {size(s.strippable.get('all', 0))},"
+                f" debug {size(s.strippable.get('debug', 0))}" + (f" ({s.note})" if s.note else "")
             )
     if not report.binaries:
         lines.append("  no native binaries")

@@ -85,22 +85,22 @@ def require(config: Config) -> None:
         _verify.require()
 
 
-def unchanged_report(
-    name: str, fmt: str, arch: str, reason: str, size: int, stored: Optional[int] = None, clean: bool = False
-) -> BinaryReport:
-    """The report row of a binary left as it is (``stored``: its size inside a wheel)."""
-    return BinaryReport(name, fmt, arch, "unchanged", reason, size, size, stored, stored, clean=clean)
-
-
 def file_report(
     name: str, fmt: binaries.Format, size: int, done: Stripping, store: Optional[DebugStore]
 ) -> BinaryReport:
     """The report row of one file stripped on disk (a tree's or a bare one): no stored sizes."""
     result = done.result
     if isinstance(result, binaries.Unchanged):
-        return unchanged_report(name, fmt, done.arch, result.reason, size, clean=result.clean)
-    fields = debug_fields(store, done.kept)
-    removed = list(result.removed)
-    return BinaryReport(
-        name, fmt, done.arch, "stripped", None, size, result.size, None, None, removed, done.verified, **fields
+        return BinaryReport.unchanged(
+            name, format=fmt, arch=done.arch, reason=result.reason, size=size, clean=result.clean
+        )
+    return BinaryReport.stripped(
+        name,
+        format=fmt,
+        arch=done.arch,
+        size_before=size,
+        size_after=result.size,
+        removed=result.removed,
+        verified=done.verified,
+        debug=debug_fields(store, done.kept),
     )

@@ -56,7 +56,7 @@ def compare(fmt: Format, before: Iterable[bytes], after: Iterable[bytes]) -> Ver
             return Verdict(difference="LIEF cannot parse the stripped file")
         try:
             return Verdict(difference=_first_difference(_signature(fmt, original), _signature(fmt, rewritten)))
-        except Exception as exc:  # LIEF API or parse trouble: be safe, keep the original
+        except Exception as exc:  # noqa: BLE001 - LIEF API or parse trouble: be safe, keep the original
             return Verdict(difference=f"LIEF could not compare ({exc.__class__.__name__}: {exc})")
 
 

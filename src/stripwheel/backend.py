@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional, TypeVar, cast
 
 from ._config import Config, foreign_settings, pyproject_layer, resolve, settings_layer
-from ._errors import ConfigError, StripwheelError
+from ._errors import ConfigError, build_boundary
 
 __all__ = ["build_sdist", "build_wheel", "get_requires_for_build_wheel"]
 
@@ -39,18 +39,13 @@ _loaded: dict[tuple[str, tuple[str, ...]], Any] = {}
 
 
 def _reports_errors(hook: F) -> F:
-    """stripwheel's errors become one ``stripwheel: error: …`` line each and exit status 1:
-    frontends show the backend's stderr, and a traceback would only hide the message."""
+    """stripwheel's errors become one ``stripwheel: error: …`` line each on stderr and exit
+    status 1 (:func:`~stripwheel._errors.build_boundary`): frontends show the backend's stderr."""
 
     @functools.wraps(hook)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
+        with build_boundary(lambda line: print(line, file=sys.stderr)):
             return hook(*args, **kwargs)
-        except StripwheelError as exc:
-            problems = exc.problems if isinstance(exc, ConfigError) else [str(exc)]
-            for problem in problems:
-                print(f"stripwheel: error: {problem}", file=sys.stderr)
-            raise SystemExit(1) from None
 
     return cast(F, wrapper)
 

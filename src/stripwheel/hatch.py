@@ -13,15 +13,16 @@ This is the only module that imports hatchling; stripwheel does not depend on it
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 from hatchling.builders.wheel import WheelBuilderConfig
 from hatchling.plugin import hookimpl
 
 from ._config import Config, hook_layer, pyproject_layer, resolve
-from ._errors import ConfigError, StripwheelError
+from ._errors import StripwheelError, build_boundary
 
 HOOK_TABLE = "tool.hatch.build.targets.wheel.hooks.stripwheel"
 
@@ -58,7 +59,7 @@ class StripwheelBuildHook(BuildHookInterface[WheelBuilderConfig]):
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         if not self._applies(version):
             return
-        try:
+        with self._reports_errors():
             self._options = self._resolve()
             if self._options.verify:
                 from . import _verify
@@ -66,8 +67,6 @@ class StripwheelBuildHook(BuildHookInterface[WheelBuilderConfig]):
                 _verify.require()
             if self._options.sourceless:
                 self._retag(build_data)
-        except StripwheelError as exc:
-            self._fail(exc)
 
     def _retag(self, build_data: dict[str, Any]) -> None:
         """A sourceless wheel only runs on this interpreter. hatchling fixes the file name
@@ -95,19 +94,14 @@ class StripwheelBuildHook(BuildHookInterface[WheelBuilderConfig]):
         from ._report import render_strip
         from .wheel.executor import process_wheel  # imported only when there is a wheel to process
 
-        try:
+        with self._reports_errors():
             report = process_wheel(Path(artifact_path), self._options)  # in place, never renamed
-        except StripwheelError as exc:
-            self._fail(exc)
         self.app.display_info(render_strip(report))
 
-    def _fail(self, exc: StripwheelError) -> NoReturn:
-        """One ``stripwheel: error: …`` line per problem and exit status 1, without a traceback:
-        hatchling would print one for any other exception, burying the message."""
-        for problem in exc.problems if isinstance(exc, ConfigError) else [str(exc)]:
-            self.app.display_error(f"stripwheel: error: {problem}")
-        self.app.abort(code=1)
-        raise SystemExit(1)  # abort exits; this line only tells type checkers so
+    def _reports_errors(self) -> AbstractContextManager[None]:
+        """One ``stripwheel: error: …`` line per problem through hatchling's display and exit
+        status 1, without a traceback: hatchling would print one, burying the message."""
+        return build_boundary(self.app.display_error, lambda: self.app.abort(code=1))
 
 
 @hookimpl

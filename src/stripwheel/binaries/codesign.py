@@ -31,7 +31,7 @@ import hashlib
 import math
 import struct
 from dataclasses import dataclass
-from typing import Callable, Union
+from typing import Callable, NamedTuple, Union
 
 from ._core import BinaryError
 
@@ -65,10 +65,11 @@ Readable = Union[bytes, bytearray, memoryview]
 Reader = Callable[[int, int], Readable]
 
 
-@dataclass(frozen=True)
-class CodeDirectory:
-    """The fields of a CodeDirectory blob that re-signing needs."""
+class CodeDirectoryHeader(NamedTuple):
+    """The fixed start of a CodeDirectory blob, field by field as :data:`CD_HEADER` reads it."""
 
+    magic: int
+    length: int
     version: int
     flags: int
     hash_offset: int
@@ -80,16 +81,41 @@ class CodeDirectory:
     hash_type: int
     platform: int
     page_shift: int
-    exec_seg_base: int | None
-    exec_seg_limit: int | None
-    exec_seg_flags: int | None
+
+
+#: magic through pageSize, big-endian: the header of every CodeDirectory version
+CD_HEADER = struct.Struct(">9I4B")
+#: the header and spare2: the smallest CodeDirectory there is
+CD_MIN_SIZE = CD_HEADER.size + 4
+
+
+class ExecSegment(NamedTuple):
+    """execSegBase, execSegLimit and execSegFlags (CodeDirectory version 0x20400 and later)."""
+
+    base: int
+    limit: int
+    flags: int
+
+
+#: where the exec-segment fields are, and how they read
+CD_EXEC_SEGMENT_OFFSET = 64
+CD_EXEC_SEGMENT = struct.Struct(">3Q")
+
+
+@dataclass(frozen=True)
+class CodeDirectory:
+    """The fields of a CodeDirectory blob that re-signing needs."""
+
+    header: CodeDirectoryHeader
+    #: None before version 0x20400
+    exec_segment: ExecSegment | None
     identifier: bytes
     raw: bytes
 
     def slot_hash(self, slot: int) -> bytes:
         """Hash stored for code slot ``slot`` (>= 0) or special slot ``-slot`` (< 0)."""
-        start = self.hash_offset + slot * self.hash_size
-        return self.raw[start : start + self.hash_size]
+        start = self.header.hash_offset + slot * self.header.hash_size
+        return self.raw[start : start + self.header.hash_size]
 
 
 @dataclass(frozen=True)
@@ -140,53 +166,23 @@ def parse_superblob(buf: Readable) -> SuperBlob:
 
 
 def parse_code_directory(raw: bytes) -> CodeDirectory:
-    if len(raw) < 44:
+    if len(raw) < CD_MIN_SIZE:
         raise BinaryError("CodeDirectory truncated")
-    (
-        magic,
-        length,
-        version,
-        flags,
-        hash_offset,
-        ident_offset,
-        n_special,
-        n_code,
-        code_limit,
-        hash_size,
-        hash_type,
-        platform,
-        page_shift,
-    ) = struct.unpack_from(">9I4B", raw)
-    if magic != CODE_DIRECTORY or length != len(raw):
+    header = CodeDirectoryHeader._make(CD_HEADER.unpack_from(raw))
+    if header.magic != CODE_DIRECTORY or header.length != len(raw):
         raise BinaryError("malformed CodeDirectory")
-    exec_base = exec_limit = exec_flags = None
-    if version >= 0x20400:
-        if length < CD_HEADER_SIZE:
+    exec_segment = None
+    if header.version >= 0x20400:
+        if header.length < CD_HEADER_SIZE:
             raise BinaryError("CodeDirectory truncated")
-        exec_base, exec_limit, exec_flags = struct.unpack_from(">3Q", raw, 64)
-    end = raw.find(b"\0", ident_offset)
-    if ident_offset >= length or end < 0:
+        exec_segment = ExecSegment._make(CD_EXEC_SEGMENT.unpack_from(raw, CD_EXEC_SEGMENT_OFFSET))
+    end = raw.find(b"\0", header.ident_offset)
+    if header.ident_offset >= header.length or end < 0:
         raise BinaryError("CodeDirectory identifier out of bounds")
-    if hash_offset - n_special * hash_size < 0 or hash_offset + n_code * hash_size > length:
+    slots_start = header.hash_offset - header.n_special * header.hash_size
+    if slots_start < 0 or header.hash_offset + header.n_code * header.hash_size > header.length:
         raise BinaryError("CodeDirectory hash slots out of bounds")
-    return CodeDirectory(
-        version,
-        flags,
-        hash_offset,
-        ident_offset,
-        n_special,
-        n_code,
-        code_limit,
-        hash_size,
-        hash_type,
-        platform,
-        page_shift,
-        exec_base,
-        exec_limit,
-        exec_flags,
-        raw[ident_offset:end],
-        raw,
-    )
+    return CodeDirectory(header, exec_segment, raw[header.ident_offset : end], raw)
 
 
 def kind(sig: SuperBlob) -> str:
@@ -194,7 +190,7 @@ def kind(sig: SuperBlob) -> str:
     cms = sig.get(SLOT_SIGNATURE)
     if cms is not None and len(cms) > _EMPTY_CMS_LENGTH:
         return "certificate"
-    flags = sig.code_directory.flags
+    flags = sig.code_directory.header.flags
     if flags & FLAG_LINKER_SIGNED:
         return "linker-signed"
     if flags & FLAG_ADHOC:
@@ -234,9 +230,10 @@ def _plan(old: SuperBlob, code_limit: int) -> _Plan:
             and (slot < SLOT_ALTERNATE_FIRST or slot == SLOT_SIGNATURE)
         )
     )
-    n_special = max([cd.n_special] + [slot for slot, _ in extra if slot < SLOT_ALTERNATE_FIRST])
+    header = cd.header
+    n_special = max([header.n_special] + [slot for slot, _ in extra if slot < SLOT_ALTERNATE_FIRST])
     # Keep the old room for the identifier: ld64 packs it, lld pads it to 16 bytes.
-    old_space = cd.hash_offset - cd.ident_offset - cd.n_special * cd.hash_size
+    old_space = header.hash_offset - header.ident_offset - header.n_special * header.hash_size
     ident_space = max(len(cd.identifier) + 1, old_space)
     n_code = math.ceil(code_limit / PAGE_SIZE)
     cd_length = CD_HEADER_SIZE + ident_space + (n_special + n_code) * 32
@@ -274,12 +271,8 @@ def adhoc_signature(
     plan = _plan(old, code_limit)
     # __TEXT is never rewritten, so the old exec-segment fields stay true (Apple's newer linker
     # sets the limit to the end of the code, not of the segment: recomputing would differ).
-    if cd.exec_seg_base is not None and cd.exec_seg_limit and cd.exec_seg_flags is not None:
-        exec_seg_base, exec_seg_limit, exec_flags = (
-            cd.exec_seg_base,
-            cd.exec_seg_limit,
-            cd.exec_seg_flags,
-        )
+    if cd.exec_segment is not None and cd.exec_segment.limit:
+        exec_seg_base, exec_seg_limit, exec_flags = cd.exec_segment
     else:
         exec_flags = EXECSEG_MAIN_BINARY if main_binary else 0
 
@@ -288,7 +281,7 @@ def adhoc_signature(
         blob = old.get(slot)
         if blob is not None:
             digest = hashlib.sha256(blob).digest()
-        elif slot <= cd.n_special and cd.hash_type == HASH_SHA256:
+        elif slot <= cd.header.n_special and cd.header.hash_type == HASH_SHA256:
             # A file outside the binary (Info.plist, CodeResources): unchanged by stripping.
             digest = cd.slot_hash(-slot)
         else:
@@ -305,7 +298,7 @@ def adhoc_signature(
         CODE_DIRECTORY,
         plan.cd_length,
         CD_VERSION,
-        cd.flags,
+        cd.header.flags,
         hash_offset,
         CD_HEADER_SIZE,
         plan.n_special,
@@ -313,7 +306,7 @@ def adhoc_signature(
         code_limit,
         32,
         HASH_SHA256,
-        cd.platform,
+        cd.header.platform,
         PAGE_SHIFT,
         0,
         0,

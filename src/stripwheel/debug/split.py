@@ -7,12 +7,12 @@ import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 from .. import binaries
 from .._blob import Blob
 from .._config import Config
-from .._report import BinaryReport
+from .._report import BinaryReport, DebugFields
 from ..binaries import elf, elf_debug
 from .store import DebugFile, DebugStore
 
@@ -77,14 +77,13 @@ def debug_store(config: Config, dry_run: bool) -> Optional[DebugStore]:
     return DebugStore(Path(config.split_debug), config.split_debug_layout, dry_run)
 
 
-def debug_fields(store: Optional[DebugStore], kept: Kept) -> dict[str, Any]:
+def debug_fields(store: Optional[DebugStore], kept: Kept) -> DebugFields:
     """The report's fields for one binary's kept debug information."""
-    fields: dict[str, Any] = {"mini_debuginfo": kept.mini}
-    if store is not None and kept.file is not None:
-        # Layout ``wheel``: a member of the companion wheel (the report's ``debug_wheel``).
-        fields["debug_file"] = kept.file.path if store.layout == "wheel" else str(store.root / kept.file.path)
-        fields["debug_file_size"] = kept.file.size
-    return fields
+    if store is None or kept.file is None:
+        return DebugFields(mini_debuginfo=kept.mini)
+    # Layout ``wheel``: a member of the companion wheel (the report's ``debug_wheel``).
+    path = kept.file.path if store.layout == "wheel" else str(store.root / kept.file.path)
+    return DebugFields(path, kept.file.size, kept.mini)
 
 
 def split_debug_notes(store: Optional[DebugStore], binaries_done: Sequence[BinaryReport]) -> list[str]:

@@ -29,7 +29,7 @@ from .._config import Config
 from .._durable import AtomicFile, fsync_dir, fsync_path, remove_leftovers, syncfs
 from .._errors import ConfigError, StripwheelError
 from .._inspect import binary_view
-from .._plan import MIN_BINARY, Entry, Step, plan_tree
+from .._plan import MIN_BINARY, Entry, plan_tree
 from .._pool import WORKERS, Progress
 from .._report import BinaryReport, BinaryView, TreeInspectReport, TreeReport
 from ..debug.split import Target, debug_store, split_debug_notes
@@ -163,8 +163,9 @@ class _TreeRun:
                 for f in self.files
             ]
             report.errors.extend(e for e in source.errors if e not in report.errors)
-            steps = [s for s in plan_tree(entries, self.config).steps if s.action == "strip"]
-            self._strip_all(steps, report, progress)
+            # Only ``strip`` steps name a format: the plan's other steps leave a file as it is.
+            found = [(s.name, s.format) for s in plan_tree(entries, self.config).steps if s.format is not None]
+            self._strip_all(found, report, progress)
         report.sync_seconds = self.sync_seconds
         return report
 
@@ -179,11 +180,14 @@ class _TreeRun:
         if removed:
             report.warnings.append(f"removed {len(removed)} temporary files left by an interrupted run")
 
-    def _strip_all(self, steps: list[Step], report: TreeReport, progress: Optional[Progress]) -> None:
-        total = sum(self.by_path[s.name].size for s in steps)
+    def _strip_all(
+        self, found: list[tuple[str, binaries.Format]], report: TreeReport, progress: Optional[Progress]
+    ) -> None:
+        """Strip each binary found (its path in the tree, its format)."""
+        total = sum(self.by_path[name].size for name, _ in found)
         done_bytes = 0
         pool = ThreadPoolExecutor(WORKERS)
-        futures: list[Future[_Outcome]] = [pool.submit(self._one, step) for step in steps]
+        futures: list[Future[_Outcome]] = [pool.submit(self._one, name, fmt) for name, fmt in found]
         consumed = 0
         try:
             for future in futures:
@@ -289,10 +293,8 @@ class _TreeRun:
 
     # --- on the pool
 
-    def _one(self, step: Step) -> _Outcome:
-        file = self.by_path[step.name]
-        if step.format is None:
-            return _Outcome(file)
+    def _one(self, name: str, fmt: binaries.Format) -> _Outcome:
+        file = self.by_path[name]
         path = self.root / file.path
         blocked = self.records.blocked(file) if self.records is not None else None
         if blocked is not None:
@@ -302,7 +304,7 @@ class _TreeRun:
         except FileError as exc:
             return _Outcome(file, error=str(exc))
         try:
-            return self._strip(file, step.format, blob)
+            return self._strip(file, fmt, blob)
         finally:
             blob.close()
 

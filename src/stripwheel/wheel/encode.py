@@ -70,8 +70,10 @@ class Spool(Encoded):
         self._file.close()
 
 
-class Spliced(Encoded):
-    """New head and tail around the input member's own compressed middle (see ``_deflate``)."""
+class SplicedStream:
+    """New head and tail around the input member's own compressed middle (see ``_deflate``),
+    not yet known to decode to the intended bytes: :meth:`accept` or :meth:`check` makes it
+    a :class:`Spliced` member."""
 
     def __init__(
         self, source: WheelSource, member: Member, splice: deflate.Splice, before: bytes, after: bytes
@@ -83,28 +85,26 @@ class Spliced(Encoded):
         first, last = splice.start.bit // 8, splice.end.bit // 8
         self._middle = (first + 1, last - first - 1)
         self.compress_size = len(before) + self._middle[1] + len(after)
-        self.crc = self.file_size = 0
-        self.digest = ""
 
     def chunks(self) -> Iterator[bytes]:
         yield self._before
         yield from self._source.raw(self._member, *self._middle)
         yield self._after
 
-    def accept(self, contents: Iterable[bytes]) -> None:
-        """Take CRC, size and hash from ``contents``, the bytes the stream is known to decode to."""
+    def accept(self, contents: Iterable[bytes]) -> Spliced:
+        """The member, with CRC, size and hash taken from ``contents``: the bytes the stream is
+        known to decode to."""
         hasher = hashlib.sha256()
         crc = size = 0
         for chunk in contents:
             hasher.update(chunk)
             crc = zlib.crc32(chunk, crc)
             size += len(chunk)
-        self.crc, self.file_size = crc, size
-        self.digest = _record.encode_digest(hasher.digest())
+        return Spliced(self, crc, size, _record.encode_digest(hasher.digest()))
 
-    def check(self, expected_crc: int, expected_size: int) -> bool:
-        """Inflate the spliced stream in full; take its CRC and hash only if it gives exactly
-        the intended bytes."""
+    def check(self, expected_crc: int, expected_size: int) -> Optional[Spliced]:
+        """Inflate the stream in full: the member, with the CRC and hash of what it gives, if
+        that is exactly the intended bytes; else None."""
         inflater = zlib.decompressobj(-15)
         hasher = hashlib.sha256()
         crc = size = 0
@@ -115,20 +115,32 @@ class Spliced(Encoded):
                     chunk = inflater.unconsumed_tail
                     size += len(out)
                     if size > expected_size:
-                        return False
+                        return None
                     hasher.update(out)
                     crc = zlib.crc32(out, crc)
             out = inflater.flush()
         except zlib.error:
-            return False
+            return None
         size += len(out)
         crc = zlib.crc32(out, crc)
         hasher.update(out)
         if not inflater.eof or inflater.unused_data or size != expected_size or crc != expected_crc:
-            return False
-        self.crc, self.file_size = crc, size
-        self.digest = _record.encode_digest(hasher.digest())
-        return True
+            return None
+        return Spliced(self, crc, size, _record.encode_digest(hasher.digest()))
+
+
+class Spliced(Encoded):
+    """A spliced stream known to decode to the member's new contents (their CRC, size and hash)."""
+
+    def __init__(self, stream: SplicedStream, crc: int, file_size: int, digest: str) -> None:
+        self._stream = stream
+        self.crc = crc
+        self.file_size = file_size
+        self.compress_size = stream.compress_size
+        self.digest = digest
+
+    def chunks(self) -> Iterator[bytes]:
+        return self._stream.chunks()
 
 
 def _identical_run(result: binaries.Stripped) -> tuple[int, int]:
@@ -182,7 +194,7 @@ def encode(
             deflate.deflate_stream(_output_range(blob, result, splice.end.offset, result.size), pool, window)
         )
         before, after = deflate.spliced_parts(splice, head, first[0], last[0], tail)
-        spliced = Spliced(source, member, splice, before, after)
+        stream = SplicedStream(source, member, splice, before, after)
         # Checks the new head and tail only; the reused middle provably decodes as it did in
         # the input (see check_splice). None: that proof is out of reach, inflate it all.
         verdict = deflate.check_splice(
@@ -197,12 +209,12 @@ def encode(
             _output_range(blob, result, splice.end.offset, result.size),
         )
         if verdict:
-            spliced.accept(blob.pieces(result))
-            return spliced
+            return stream.accept(blob.pieces(result))
         if verdict is None:
             expected_crc = 0
             for chunk in blob.pieces(result):
                 expected_crc = zlib.crc32(chunk, expected_crc)
-            if spliced.check(expected_crc, result.size):
+            spliced = stream.check(expected_crc, result.size)
+            if spliced is not None:
                 return spliced
     return Spool(blob.pieces(result), pool)

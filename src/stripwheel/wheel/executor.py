@@ -142,19 +142,17 @@ class _Run:
                 target.store.forget(done.kept.file.path, target.owner)  # the member keeps its debug info
             reason = f"kept the original: stripped, it would be stored larger ({info.compress_size} -> {grown} B)"
             return Outcome(step, member, binary=_unchanged_report(member, fmt, done.arch, reason))
-        report = BinaryReport(
+        report = BinaryReport.stripped(
             member.name,
-            fmt,
-            done.arch,
-            "stripped",
-            None,
-            info.file_size,
-            encoded.file_size,
-            info.compress_size,
-            encoded.compress_size,
-            list(result.removed),
-            done.verified,
-            **debug_fields(self.debug, done.kept),
+            format=fmt,
+            arch=done.arch,
+            size_before=info.file_size,
+            size_after=encoded.file_size,
+            compressed_before=info.compress_size,
+            compressed_after=encoded.compress_size,
+            removed=result.removed,
+            verified=done.verified,
+            debug=debug_fields(self.debug, done.kept),
         )
         return Outcome(step, member, encoded=encoded, binary=report, warnings=warnings)
 
@@ -190,9 +188,19 @@ class _Run:
         destination.close()
 
 
-def _unchanged_report(member: Member, fmt: str, arch: str, reason: str, clean: bool = False) -> BinaryReport:
+def _unchanged_report(
+    member: Member, fmt: binaries.Format, arch: str, reason: str, clean: bool = False
+) -> BinaryReport:
     info = member.info
-    return _transform.unchanged_report(member.name, fmt, arch, reason, info.file_size, info.compress_size, clean)
+    return BinaryReport.unchanged(
+        member.name,
+        format=fmt,
+        arch=arch,
+        reason=reason,
+        size=info.file_size,
+        compressed=info.compress_size,
+        clean=clean,
+    )
 
 
 class _Slot:
