@@ -33,6 +33,7 @@ from _object_fixtures import (
 from _object_fixtures import addrsig as addrsig_names
 from stripwheel import binaries
 from stripwheel.binaries import BinaryError, Copy, Level, Result, Stripped, Unchanged, elf, elf_object
+from stripwheel.binaries._core import suffix_shared_table
 
 LEVELS: tuple[Level, ...] = ("all", "debug")
 DATA = Path(__file__).parent / "data"
@@ -104,6 +105,33 @@ def test_sections_cannot_be_added_to_an_object() -> None:
 def test_bad_level_is_a_caller_error() -> None:
     with pytest.raises(ValueError):
         elf_object.strip(PREBUILT[0].read_bytes(), "none")  # type: ignore[arg-type]
+
+
+def test_fast_string_table_lays_out_the_shared_table() -> None:
+    """The string tables are built from names spelled backwards at C speed: the same bytes and
+    offsets as suffix_shared_table, names that end others (chains of them) and empty ones too."""
+    rng = random.Random(7)
+    for _ in range(600):
+        names = [bytes(rng.choice(b"ab.") for _ in range(rng.randrange(6))) for _ in range(rng.randrange(25))]
+        for prefix in (b"\0", b"\0\0"):
+            table, where = suffix_shared_table(names, prefix)
+            fast_table, fast_where = elf_object._suffix_table([name[::-1] for name in names], prefix)
+            assert fast_table == table
+            assert {name[::-1]: offset for name, offset in fast_where.items()} == where
+
+
+def test_symbol_names_found_inside_other_names() -> None:
+    """A name may start inside another (tails merged): it is read there; an offset past the
+    table is the first one reported, in symbol order."""
+    strings = b"\0foo_bar\0baz\0"
+    sec = elf._Section(0, "", *([0] * 10))
+    offsets = [0, 5, 1, 9, 10, 13, 40]
+    symbols = elf_object._Symbols(sec, b"", offsets, bytes(len(offsets)), [0] * 7, [0] * 7, strings, None)
+    assert elf_object._reversed_names(symbols, [0, 1, 2, 3, 4]) == [b"", b"rab", b"rab_oof", b"zab", b"za"]
+    with pytest.raises(BinaryError, match="symbol name offset 13 "):
+        elf_object._reversed_names(symbols, [0, 1, 5, 6])
+    unterminated = symbols._replace(names=[0, 1, 2, 4, 5], strings=b"\0ab\0cd")
+    assert elf_object._reversed_names(unterminated, [0, 1, 2, 3, 4]) == [b"", b"ba", b"b", b"dc", b"d"]
 
 
 def _parsed(data: bytes) -> elf._Elf:

@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from . import elf
+from . import elf, elf_object
 from ._core import (
     LEVELS,
     MALFORMED,
@@ -237,14 +237,20 @@ class _Done:
 
 
 def _strip_member(data: Buffer, member: _Member, level: Level) -> _Done:
-    content = bytes(data[member.start : member.end])
-    kind = _foreign_kind(member.name, content)
-    if kind:
-        return _Done(member, left=kind)
-    try:
-        result = elf.strip(content, level)
-    except BinaryError as exc:
-        return _Done(member, left=f"malformed ELF ({exc})")
+    # A view, not a copy: only the member's headers and tables are read (its code is copied
+    # from the archive as it is).
+    with memoryview(data) as whole, whole[member.start : member.end] as content:
+        kind, obj = _foreign_kind(member.name, content)
+        if kind:
+            return _Done(member, left=kind)
+        try:
+            if obj is not None and obj.e_type == elf.ET_REL:
+                # What elf.strip does with an object, without parsing it again.
+                result = elf_object.strip(content, level, parsed=obj)
+            else:
+                result = elf.strip(content, level)
+        except BinaryError as exc:
+            return _Done(member, left=f"malformed ELF ({exc})")
     if isinstance(result, Unchanged):
         return _Done(member, left="" if result.clean else f"refused ({result.reason})")
     # The ELF rewriter's copies are of the member: moved to where the member lies in the archive.
@@ -252,34 +258,37 @@ def _strip_member(data: Buffer, member: _Member, level: Level) -> _Done:
     return _Done(member, pieces, result.size, result.removed)
 
 
-def _foreign_kind(name: str, content: bytes) -> str:
-    """What a member that must be kept as it is is ("" for an ELF object to strip)."""
+def _foreign_kind(name: str, content: Buffer) -> tuple[str, elf._Elf | None]:
+    """What a member that must be kept as it is is ("" for an ELF object to strip), and the
+    member's parsed headers when it is ELF."""
     if name == "lib.rmeta":
-        return "Rust metadata"
-    if content.startswith(_BITCODE):
-        return "LLVM bitcode"
-    if content.startswith(b"go object "):
-        return "Go object"
-    if content.startswith(_MACHO):
-        return "Mach-O object"
-    if not content.startswith(b"\x7fELF"):
-        return "not an object"
+        return "Rust metadata", None
+    head = bytes(content[:16])
+    if head.startswith(_BITCODE):
+        return "LLVM bitcode", None
+    if head.startswith(b"go object "):
+        return "Go object", None
+    if head.startswith(_MACHO):
+        return "Mach-O object", None
+    if not head.startswith(b"\x7fELF"):
+        return "not an object", None
     try:
         obj = elf._Elf(content)
         obj.parse_tables()
     except _UNREADABLE as exc:
-        return f"malformed ELF ({exc})"
+        return f"malformed ELF ({exc})", None
     if obj.e_type != elf.ET_REL:
-        return ""  # a linked file in an archive: the ELF rewriter knows what to do with it
-    names = [s.name for s in obj.sections]
-    if any(n.startswith(_LTO_PREFIXES) for n in names):
-        return "LTO object"
-    if ".rmeta" in names:
-        return "Rust metadata"
+        return "", obj  # a linked file in an archive: the ELF rewriter knows what to do with it
+    # The names between NULs (no name holds one): each test is one search of them all.
+    names = "\0" + "\0".join(s.name for s in obj.sections) + "\0"
+    if any(f"\0{prefix}" in names for prefix in _LTO_PREFIXES):
+        return "LTO object", obj
+    if "\0.rmeta\0" in names:
+        return "Rust metadata", obj
     try:
-        return "split-DWARF object" if _split_dwarf(obj) else ""
+        return ("split-DWARF object" if _split_dwarf(obj) else ""), obj
     except MALFORMED as exc:
-        return f"malformed ELF ({exc})"
+        return f"malformed ELF ({exc})", obj
 
 
 # -- writing --------------------------------------------------------------------------------------
@@ -298,7 +307,9 @@ def _rewrite(data: Buffer, level: Level) -> _Rewrite:
         return _Rewrite(Unchanged(THIN_REASON), Counter())
     archive = _parse(data)
     # One member after the other: the rewriters are pure Python, a thread pool over members
-    # measured no faster (the GIL), and the tree and wheel executors already keep both cores busy.
+    # measured no faster (the GIL), nor did forked workers (one per core, on 2 cores: no clear
+    # win for libpython3.13.a, and forking a process that runs threads risks deadlocks), and the
+    # tree and wheel executors already keep both cores busy.
     done = [_strip_member(data, m, level) for m in archive.members if not m.role]
     left = Counter(d.left for d in done if d.left)
     changed = [d for d in done if d.pieces is not None]

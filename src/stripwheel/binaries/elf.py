@@ -314,18 +314,32 @@ class _Elf:
     def _named_sections(self, shnum: int, shstrndx: int) -> list[_Section]:
         if shstrndx >= shnum:
             raise BinaryError(f"bad e_shstrndx {shstrndx}")
-        raw = [self._section_header(i) for i in range(shnum)]
-        names_sec = raw[shstrndx]
-        if names_sec.type == SHT_NOBITS or names_sec.offset + names_sec.size > self.size:
+        # One unpack over the whole table (table_counts checked that it lies inside the file):
+        # an archive of objects parses some ten thousand headers.
+        with memoryview(self.data) as whole, whole[self.shoff : self.shoff + shnum * self.shdr_size] as view:
+            raw = list(struct.iter_unpack(self.shdr_fmt, view))
+        # name_off, type, flags, addr, offset, size: the fields read here
+        _n, names_type, _f, _a, names_offset, names_size = raw[shstrndx][:6]
+        if names_type == SHT_NOBITS or names_offset + names_size > self.size:
             raise BinaryError("section name table past end of file")
-        names = _StringReader(self.data, names_sec.offset, names_sec.size)
+        names = _StringReader(self.data, names_offset, names_size)
+        table, size = names.table, self.size
+        new = tuple.__new__  # _Section(...) without its keyword-handling __new__, for speed
         sections: list[_Section] = []
-        for sec in raw:
-            if sec.num:
-                sec = sec._replace(name=names.get(sec.name_off))
-            if sec.file_size and sec.offset + sec.size > self.size:
-                raise BinaryError(f"section {sec.name or sec.num} past end of file")
-            sections.append(sec)
+        for num, fields in enumerate(raw):
+            pos = fields[0]
+            if not num:
+                name = ""
+            elif table is not None and pos < names_size:
+                # _StringReader.get, inline: this loop sees every section of every archive member
+                end = table.find(b"\0", pos)
+                name = table[pos : end if end >= 0 else names_size].decode("utf-8", "replace")
+            else:
+                name = names.get(pos)  # a large table, or an offset out of range (which raises)
+            # type, offset, size: the section must lie in the file unless it has no bytes there
+            if fields[1] != SHT_NOBITS and fields[5] and fields[4] + fields[5] > size:
+                raise BinaryError(f"section {name or num} past end of file")
+            sections.append(new(_Section, (num, name, *fields)))
         return sections
 
     # -- helpers ------------------------------------------------------------------------------
@@ -376,14 +390,21 @@ class _Elf:
 
 
 class _StringReader:
-    """Reads NUL-terminated names from a string table without loading all of it."""
+    """Reads NUL-terminated names from a string table without loading all of it (a table of
+    up to :data:`WHOLE_NAMES` bytes is read once: every name of an object is looked up)."""
+
+    WHOLE_NAMES = 1 << 16
 
     def __init__(self, data: Buffer, offset: int, size: int) -> None:
         self.data, self.offset, self.size = data, offset, size
+        self.table = bytes(data[offset : offset + size]) if size <= self.WHOLE_NAMES else None
 
     def get(self, pos: int) -> str:
         if pos >= self.size:
             raise BinaryError(f"section name offset {pos} out of range")
+        if self.table is not None:
+            end = self.table.find(b"\0", pos)
+            return self.table[pos : end if end >= 0 else self.size].decode("utf-8", "replace")
         start = self.offset + pos
         end = self.offset + self.size
         chunk = b""
