@@ -8,14 +8,19 @@ from __future__ import annotations
 import contextlib
 import json
 import lzma
+import mmap
 import os
+import random
+import re
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import sysconfig
 import time
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +30,7 @@ import pytest
 import _wheels
 from _helpers import check_elf, check_wheel, need, run
 from stripwheel._cli import main
-from stripwheel.binaries import DEBUG_FILE_KIND, DEBUG_FILE_REASON
+from stripwheel.binaries import DEBUG_FILE_KIND, DEBUG_FILE_REASON, elf, elf_debug
 
 pytestmark = pytest.mark.slow
 
@@ -469,3 +474,277 @@ def test_check_does_not_count_debug_files(
     assert main(["check", "--json", str(bare), str(library)]) == 1
     findings = json.loads(capsys.readouterr().out)["findings"]
     assert [f["member"] for f in findings] == ["libhelper.so"]
+
+
+# --- MiniDebugInfo: its readers, its contents, its container ------------------------------------
+
+#: A program whose static functions are named through MiniDebugInfo alone: by gdb (``crash``:
+#: a backtrace through ``abort``), by elfutils (``eu-stack`` of the waiting process) and by
+#: GCC's libbacktrace (``syminfo``: the strictest reader, one xz block of LZMA2 and nothing else).
+BACKTRACE_PROGRAM = r"""
+#include <backtrace.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void on_error(void *data, const char *msg, int errnum) { fprintf(stderr, "libbacktrace: %s\n", msg); }
+static void on_symbol(void *data, uintptr_t pc, const char *name, uintptr_t value, uintptr_t size) {
+    printf("syminfo: %s\n", name ? name : "(none)");
+}
+static void __attribute__((noinline)) wait_in_static(void) { for (;;) pause(); }
+static void __attribute__((noinline)) crash_in_static(void) { abort(); }
+static void __attribute__((noinline)) named_by_libbacktrace(void) {
+    struct backtrace_state *state = backtrace_create_state(NULL, 0, on_error, NULL);
+    backtrace_syminfo(state, (uintptr_t)&named_by_libbacktrace, on_symbol, on_error, NULL);
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "crash")) crash_in_static();
+    if (argc > 1 && !strcmp(argv[1], "syminfo")) { named_by_libbacktrace(); return 0; }
+    wait_in_static();
+    return 0;
+}
+"""
+
+
+@pytest.fixture(scope="module", params=["-pie", "-no-pie"])
+def backtrace_program(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The program above, a PIE and a fixed-address executable (libbacktrace takes another
+    path for each, and only the second stumbled on MiniDebugInfo's empty DWARF headers)."""
+    root = tmp_path_factory.mktemp("mini-backtrace")
+    gcc = need("gcc")
+    libbacktrace = run(gcc, "-print-file-name=libbacktrace.a").stdout.strip()
+    if not Path(libbacktrace).is_file():
+        pytest.fail("GCC's libbacktrace.a is not installed (libgcc-*-dev)")
+    (root / "prog.c").write_text(BACKTRACE_PROGRAM)
+    run(gcc, "-g", "-O0", request.param, root / "prog.c", libbacktrace, "-o", root / "prog")
+    return root / "prog"
+
+
+def mini_strip(binary: Path, out: Path, monkeypatch: pytest.MonkeyPatch, parts: str) -> bytes:
+    """``binary`` stripped with --mini-debuginfo (in this process) to ``out``; its payload.
+    ``parts`` "many": the string table is compressed on threads in several parts even though
+    it is small, so that the parts' joint (dictionary resets inside one LZMA2 block) is read."""
+    if parts == "many":
+        monkeypatch.setattr(elf_debug, "PARALLEL_FROM", 0)
+        monkeypatch.setattr(elf_debug, "PART_SIZE", 256)
+    shutil.copy(binary, out)
+    assert main(["strip", "--mini-debuginfo", str(out)]) == 0
+    return section(out, ".gnu_debugdata", out.parent)
+
+
+def xz_list(payload: Path) -> dict[str, list[str]]:
+    """``xz --robot -lvv``: its lines by first field."""
+    rows: dict[str, list[str]] = {}
+    for line in run(need("xz"), "--robot", "-lvv", payload).stdout.splitlines():
+        fields = line.split("\t")
+        rows.setdefault(fields[0], fields[1:])
+    return rows
+
+
+@pytest.mark.parametrize("parts", ["one", "many"])
+def test_mini_debuginfo_is_read_by_gdb_elfutils_and_libbacktrace(
+    backtrace_program: Path, parts: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no debug file anywhere, the stripped program still runs, and gdb (a backtrace),
+    eu-stack (a live process), eu-readelf and libbacktrace name its static functions from
+    ``.gnu_debugdata``; ``xz -t`` accepts the payload: one stream of one block, CRC-32."""
+    prog = tmp_path / "prog"
+    payload = mini_strip(backtrace_program, prog, monkeypatch, parts)
+    assert b".symtab" not in run(need("readelf"), "-S", "-W", prog).stdout.encode()
+    env = {**os.environ, "DEBUGINFOD_URLS": ""}
+    assert run(prog, "syminfo", env=env).stdout.splitlines() == ["syminfo: named_by_libbacktrace"]
+    backtrace = subprocess.run(
+        [need("gdb"), "-nx", "-batch", "-ex", f"set debug-file-directory {tmp_path / 'none'}", "-ex", "run", "-ex", "bt",
+         "--args", str(prog), "crash"],
+        capture_output=True, text=True, env=env,
+    ).stdout  # fmt: skip
+    assert " in crash_in_static ()" in backtrace, backtrace
+    waiting = subprocess.Popen([prog], env=env)
+    try:
+        deadline = time.monotonic() + 10
+        while True:  # until it waits in pause(), under wait_in_static
+            stack = subprocess.run([need("eu-stack"), "-p", str(waiting.pid)], capture_output=True, text=True).stdout
+            if " wait_in_static" in stack or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+    finally:
+        waiting.kill()
+        waiting.wait()
+    assert " wait_in_static" in stack, stack
+    symbols = run(need("eu-readelf"), "--elf-section=.gnu_debugdata", "-s", prog).stdout
+    for name in ("wait_in_static", "crash_in_static", "named_by_libbacktrace", "main"):
+        assert f" {name}\n" in symbols, name
+    (tmp_path / "payload.xz").write_bytes(payload)
+    run(need("xz"), "-t", tmp_path / "payload.xz")
+    streams, blocks, _size, _unpacked, _ratio, check = xz_list(tmp_path / "payload.xz")["totals"][:6]
+    assert (streams, blocks) == ("1", "1") and check in ("CRC32", "CRC64")
+    inner = tmp_path / "inner.elf"
+    inner.write_bytes(lzma.decompress(payload))
+    # .debug_* and .comment have size 0: libbacktrace reads sections by name and size, whatever their type.
+    headers = [line.replace("[ ", "[").split() for line in run(need("readelf"), "-S", "-W", inner).stdout.splitlines()]
+    sizes = {h[1]: int(h[5], 16) for h in headers if len(h) > 5 and h[0].startswith("[") and h[1].startswith(".")}
+    assert ".debug_info" in sizes and all(sizes[n] == 0 for n in sizes if n.startswith((".debug", ".comment"))), sizes
+
+
+#: A named entry of ``readelf -sW``: value, size, type, bind, (visibility, ppc64's localentry), Ndx, name.
+SYMBOL_LINE = re.compile(r"^\s*\d+:\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+\S+\s+(?:\[[^]]*\]\s+)?(\S+)\s+(\S+)$")
+
+
+def readelf_symbols(text: str) -> list[tuple[str, str, str, str, str, str]]:
+    """(name, value, size, type, bind, Ndx) of each named entry in ``readelf -sW`` output."""
+    rows = []
+    for line in text.splitlines():
+        match = SYMBOL_LINE.match(line)
+        if match:
+            value, size, kind, bind, ndx, name = match.groups()
+            rows.append((name, value, size, kind, bind, ndx))
+    return rows
+
+
+def defined_functions(text: str) -> set[tuple[str, str, str, str, str]]:
+    return {row[:5] for row in readelf_symbols(text) if row[3] in ("FUNC", "IFUNC") and row[5] not in ("UND", "ABS")}
+
+
+MINI_BINARIES = [
+    "elf-x86_64.so",
+    "elf-x86_64-pie",
+    "elf-x86_64-patchelf.so",
+    "elf-i686.so",
+    "elf-ppc.so",
+    "elf-ppc64.so",
+]
+
+
+@pytest.mark.parametrize("parts", ["one", "many"])
+@pytest.mark.parametrize("name", MINI_BINARIES + [s.name for s in SAMPLES])
+def test_mini_debuginfo_holds_the_functions_dynsym_lacks(
+    name: str, parts: str, originals: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Exactly the defined functions of ``.symtab`` whose names ``.dynsym`` does not define
+    (the MiniDebugInfo convention), values and sizes as they were, locals first and
+    ``sh_info`` past the last of them; 32- and 64-bit, both byte orders. The oracle is
+    binutils' readelf on the original, not stripwheel's code."""
+    original = DATA / "binaries" / name if name in MINI_BINARIES else originals / name
+    readelf = need("readelf")
+    payload = mini_strip(original, tmp_path / name, monkeypatch, parts)
+    inner = tmp_path / "inner.elf"
+    inner.write_bytes(lzma.decompress(payload))
+    symtab = run(readelf, "-W", "--syms", original).stdout.split("Symbol table '.symtab'")[1]
+    # readelf appends the version to a .dynsym name (foo@GLIBC_2.2.5); the string is foo.
+    dynsym = readelf_symbols(run(readelf, "-W", "--dyn-syms", original).stdout)
+    exported = {row[0].split("@")[0] for row in dynsym if row[5] != "UND"}
+    expected = {f for f in defined_functions(symtab) if f[0] not in exported}
+    assert expected, "no function to keep: the test binary is wrong"
+    got = readelf_symbols(run(readelf, "-sW", inner).stdout)
+    assert defined_functions(run(readelf, "-sW", inner).stdout) == expected
+    assert len(got) == len(expected)  # nothing else, each once
+    binds = [row[4] for row in got]
+    assert binds == sorted(binds, key=lambda b: b != "LOCAL")  # locals first
+    (info,) = [line.split()[-2] for line in run(readelf, "-SW", inner).stdout.splitlines() if "] .symtab" in line]
+    assert int(info) == 1 + binds.count("LOCAL")
+
+
+def test_mini_debuginfo_puts_locals_first_when_the_input_does_not(originals: Path) -> None:
+    """A symbol table with a global function before a local one (out of order, as no linker
+    writes it) still gives a MiniDebugInfo whose locals come first, with the same symbols."""
+    data = bytearray((originals / "tool").read_bytes())
+    inner = lzma.decompress(elf_debug.mini_debuginfo(bytes(data)) or b"")
+    section_table = {s.name: s for s in elf._strippable_elf(bytes(data)).sections}
+    symtab = section_table[".symtab"]
+    entries = [bytes(data[symtab.offset + i * 24 : symtab.offset + (i + 1) * 24]) for i in range(symtab.size // 24)]
+    functions = [i for i, e in enumerate(entries) if e[4] & 0xF == 2 and struct.unpack_from("<H", e, 6)[0]]
+    first_local = next(i for i in functions if entries[i][4] >> 4 == 0)
+    last_global = max(i for i in functions if entries[i][4] >> 4 == 1)
+    entries[first_local], entries[last_global] = entries[last_global], entries[first_local]
+    data[symtab.offset : symtab.offset + len(entries) * 24] = b"".join(entries)
+    swapped = lzma.decompress(elf_debug.mini_debuginfo(bytes(data)) or b"")
+
+    def table(image: bytes) -> tuple[list[tuple[bytes, int]], int]:
+        parsed = elf._Elf(image)
+        parsed.parse_tables()
+        sections = {s.name: s for s in parsed.sections}
+        sym, names = sections[".symtab"], image[sections[".strtab"].offset :]
+        rows = []
+        for i in range(1, sym.size // 24):
+            entry = image[sym.offset + i * 24 : sym.offset + (i + 1) * 24]
+            name = names[struct.unpack_from("<I", entry)[0] :].split(b"\0", 1)[0]
+            rows.append((name + entry[4:], entry[4] >> 4))
+        return rows, sym.info
+
+    before, info_before = table(inner)
+    after, info_after = table(swapped)
+    assert sorted(before) == sorted(after)
+    binds = [bind for _row, bind in after]
+    assert binds == sorted(binds) and info_after == info_before == 1 + binds.count(0)
+
+
+@pytest.mark.parametrize("parts", ["one", "many"])
+def test_mini_debuginfo_is_deterministic(
+    parts: str, originals: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two runs give the same bytes (the parts are cut by size, not by the machine)."""
+    first = mini_strip(originals / "libhelper.so", tmp_path / "first.so", monkeypatch, parts)
+    second = mini_strip(originals / "libhelper.so", tmp_path / "second.so", monkeypatch, parts)
+    assert first == second and (tmp_path / "first.so").read_bytes() == (tmp_path / "second.so").read_bytes()
+
+
+def test_crc32_combine_matches_zlib() -> None:
+    rng = random.Random(7)
+    for _ in range(500):
+        a = rng.randbytes(rng.randrange(0, 200))
+        b = rng.randbytes(rng.choice([0, 1, 3, 4, 100, rng.randrange(0, 70_000)]))
+        assert elf_debug._crc32_combine(zlib.crc32(a), zlib.crc32(b), len(b)) == zlib.crc32(a + b)
+
+
+def test_lzma2_parts_join_into_one_xz_block(tmp_path: Path) -> None:
+    """Raw LZMA2 compressed apart (empty parts too) joins into one valid xz block: lzma and
+    ``xz -t`` read back the concatenation."""
+    rng = random.Random(3)
+    pieces = [b"\x7fELF" + bytes(100), rng.randbytes(70_000), b"", b"abc" * 50_000, b"tail"]
+    stream = elf_debug._xz_stream([elf_debug._lzma2([p]) for p in pieces])
+    assert lzma.decompress(stream) == b"".join(pieces)
+    (tmp_path / "joined.xz").write_bytes(stream)
+    run(need("xz"), "-t", tmp_path / "joined.xz")
+    assert xz_list(tmp_path / "joined.xz")["totals"][:2] == ["1", "1"]  # streams, blocks
+
+
+def test_names_at_reads_names_across_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Names at string starts, inside a string (a shared suffix), at a NUL, past the end, a
+    last name without its NUL, names longer than the window, and a replaced name."""
+    monkeypatch.setattr(elf_debug, "NAMES_WINDOW", 8)
+    table = b"\0alpha\0" + b"b" * 30 + b"\0gamma\0\0delta_epsilon\0last"
+    start = 5
+    data = b"x" * start + table + b"yy"
+    sec = elf._Section(1, ".strtab", 0, 3, 0, 0, start, len(table), 0, 0, 1, 0)
+
+    def spelled(offset: int) -> bytes:
+        return table[offset:].split(b"\0", 1)[0] if offset < len(table) else b""
+
+    offsets = sorted({0, 1, 3, 6, 7, 20, 38, 44, 45, 46, 52, 59, 60, 62, len(table) - 1, len(table), len(table) + 9})
+    assert elf_debug._names_at(data, sec, offsets) == [spelled(o) for o in offsets]
+    only_starts = [1, 7, 38, 45, 59]
+    assert elf_debug._names_at(data, sec, only_starts, {b"gamma": b""}) == [
+        b"alpha",
+        b"b" * 30,
+        b"",
+        b"delta_epsilon",
+        b"last",
+    ]
+
+
+def test_read_of_a_mapping_gives_the_bytes_and_keeps_private_changes(tmp_path: Path) -> None:
+    """Read twice (the pages dropped in between) from a read-only mapping, the same bytes; from
+    a private copy-on-write mapping, its changed bytes survive (its pages are not dropped)."""
+    path = tmp_path / "blob"
+    path.write_bytes(bytes(range(256)) * 4096)
+    with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        for at, length in ((0, 10), (4095, 3), (5000, 70_000), (len(mapped) - 7, 7)):
+            assert elf_debug._read(mapped, at, length) == path.read_bytes()[at : at + length]
+            assert elf_debug._read(mapped, at, length) == mapped[at : at + length]
+    with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY) as private:
+        private[5000:5004] = b"abcd"
+        assert elf_debug._read(private, 4096, 8192)[904:908] == b"abcd"
+        assert private[5000:5004] == b"abcd"

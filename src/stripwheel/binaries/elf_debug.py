@@ -4,20 +4,26 @@ MiniDebugInfo (``.gnu_debugdata``) that keeps function names for backtraces."""
 
 from __future__ import annotations
 
+import bisect
 import lzma
+import mmap
 import struct
+import sys
+import zlib
+from array import array
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import accumulate, compress, count
 from typing import Optional
 
-from ._core import Buffer, Copy, Level, Piece, Refused, align_up, guarded, piece_length, suffix_shared_table
+from ._core import BinaryError, Buffer, Copy, Level, Piece, Refused, align_up, guarded
 from .elf import (
-    SHN_LORESERVE,
     SHT_DYNSYM,
     SHT_NOBITS,
     SHT_SYMTAB,
     _choose_removed,
     _Elf,
-    _read_symbols,
     _Section,
     _Segment,
     _strippable_elf,
@@ -65,8 +71,9 @@ def debug_file(data: Buffer, level: Level) -> Optional[DebugParts]:
         s.link for s in elf.sections if s.type == SHT_SYMTAB and 0 < s.link < len(elf.sections)
     }
     keep = removed | symbols | {elf.real_shstrndx}
-    pieces, size = _keep_debug_layout(elf, keep, {})
-    return DebugParts(tuple(pieces), size, build_id(elf), _split_dwarf(elf))
+    layout, size = _keep_debug_layout(elf, keep, {})
+    pieces = tuple(p for p in layout if not isinstance(p, _Names))  # all of them: nothing is replaced
+    return DebugParts(pieces, size, build_id(elf), _split_dwarf(elf))
 
 
 def build_id(elf: _Elf) -> Optional[str]:
@@ -94,11 +101,64 @@ def debuglink(elf_data: Buffer, name: str, crc: int) -> bytes:
     return raw + bytes(align_up(len(raw), 4) - len(raw)) + struct.pack(order + "I", crc)
 
 
+#: xz preset of ``.gnu_debugdata``. The symbol image is mostly C++ names (libtorch_cpu: 55 of
+#: 63 MB); sorted, they compress to within 3 % of what preset 6 got in their old order, in a
+#: fifteenth of the time (bench/README.md, "MiniDebugInfo").
+MINI_PRESET = 0
+_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": MINI_PRESET}]
+#: The stream header (check: CRC-32) and the block header (no sizes, one LZMA2 filter) that
+#: liblzma writes for these filters, taken from a stream it made.
+_SAMPLE = lzma.compress(b"\0", format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC32, filters=_FILTERS)
+_STREAM_HEADER = _SAMPLE[:12]
+_BLOCK_HEADER = _SAMPLE[12 : 12 + (_SAMPLE[12] + 1) * 4]
+#: A string table at least this large is compressed on other threads while the symbol table
+#: is built, in parts of about ``PART_SIZE`` bytes.
+PARALLEL_FROM = 1 << 20
+PART_SIZE = 32 << 20
+#: Bytes of the string table read at once while its names are picked out.
+NAMES_WINDOW = 4 << 20
+#: Names joined for the compressor at once (C++ names: about 100 kB). Small pieces keep the
+#: threads' malloc arenas small.
+NAMES_AT_ONCE = 512
+#: Input bytes handed to the compressor at once.
+CHUNK = 64 << 10
+
+
+class _Names:
+    """A string table in the making: a NUL, then every name and its NUL, in ``names``' order;
+    handed to the compressor a chunk at a time rather than joined whole."""
+
+    def __init__(self, names: list[bytes]) -> None:
+        self.names = names
+        self.size = 1 + sum(map(len, names)) + len(names)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def chunks(self, first: int = 0, last: int | None = None, lead: bool = True) -> Iterator[bytes]:
+        """The table's bytes; or, with ``first`` and ``last``, those of ``names[first:last]``
+        (after the leading NUL when ``lead``)."""
+        end = len(self.names) if last is None else last
+        if lead:
+            yield b"\0"
+        for at in range(first, end, NAMES_AT_ONCE):
+            yield b"\0".join(self.names[at : min(at + NAMES_AT_ONCE, end)]) + b"\0"
+
+
 @guarded("ELF")
 def mini_debuginfo(data: Buffer) -> Optional[bytes]:
     """The xz-compressed ELF holding the function symbols ``.symtab`` has and ``.dynsym``
-    lacks (the MiniDebugInfo convention read by gdb, elfutils and systemd-coredump), or None
-    when there are none."""
+    lacks (the MiniDebugInfo convention read by gdb, elfutils, so systemd-coredump, and
+    libbacktrace), or None when there are none.
+
+    That ELF has the binary's section table. Its notes keep their bytes; its other sections
+    are ``SHT_NOBITS`` (of size 0 when not allocated) but a ``.symtab`` of those symbols
+    (locals first, each group in the input's order) and a ``.strtab`` of their names,
+    sorted: neighbouring C++ names share long prefixes, which the compressor finds cheaply.
+    The input's string table is read a window at a time, never held whole, and the new one
+    reaches the compressor in chunks; when it is large, on other threads while the symbol
+    table is built. The xz stream is one block, as libbacktrace requires (see
+    :func:`_xz_stream`)."""
     try:
         elf = _strippable_elf(data)
     except Refused:
@@ -106,43 +166,336 @@ def mini_debuginfo(data: Buffer) -> Optional[bytes]:
     symtab = next((s for s in elf.sections if s.type == SHT_SYMTAB and s.file_size), None)
     if symtab is None or not 0 < symtab.link < len(elf.sections):
         return None
-    strtab = elf.sections[symtab.link]
-    exported = _dynamic_names(elf)
-    strings = elf.read(strtab)
-    chosen: list[tuple[bytes, bytes, bool]] = []  # (name, the entry, local)
-    raw = elf.read(symtab)
-    for i, (name_off, info, shndx) in enumerate(_read_symbols(elf, symtab)):
-        if info & 0xF not in (STT_FUNC, STT_GNU_IFUNC) or not 0 < shndx < SHN_LORESERVE:
-            continue
-        name = _string(strings, name_off)
-        if name and name not in exported:
-            chosen.append((name, raw[i * elf.sym_size : (i + 1) * elf.sym_size], info >> 4 == STB_LOCAL))
-    if not chosen:
+    indices, name_offsets, local = _function_symbols(elf, _entries(elf, symtab))
+    ordered = name_offsets.tolist()
+    ordered.sort()  # nearly sorted already: linkers write the names in symbol order
+    # Each distinct st_name, ascending, and its rank; before any name is read, so that this
+    # table is gone by the time the names fill memory.
+    rank = dict(zip(dict.fromkeys(ordered), count()))
+    del ordered
+    ranks = array("I", map(rank.__getitem__, name_offsets))
+    offsets = array("I", rank)
+    del rank, name_offsets
+    # The names .dynsym has are read as b"", and freed at once: they are not kept.
+    unkept = dict.fromkeys(_dynamic_names(elf), b"")
+    names, new_at = _renamed(_names_at(elf.data, elf.sections[symtab.link], offsets, unkept))
+    del unkept
+    if not names.names:
         return None
-    chosen.sort(key=lambda c: not c[2])  # locals first, as sh_info requires
-    names, where = suffix_shared_table(name for name, _, _ in chosen)
-    table = bytearray(elf.sym_size)  # the null symbol
-    for name, entry, _local in chosen:
-        table += struct.pack(elf.e + "I", where[name]) + entry[4:]  # st_name opens every entry
-    locals_end = 1 + sum(local for _, _, local in chosen)
-    replace = {symtab.num: (bytes(table), locals_end), strtab.num: (names, None)}
-    pieces, _size = _keep_debug_layout(elf, {elf.real_shstrndx}, replace)
-    image = b"".join(bytes(elf.data[p.offset : p.offset + p.length]) if isinstance(p, Copy) else p for p in pieces)
-    return lzma.compress(image, format=lzma.FORMAT_XZ)
+    columns = _Columns(indices, ranks, local, new_at)
+    del indices, ranks, offsets, new_at  # _image lets go of each when done
+    if len(names) < PARALLEL_FROM:
+        return _image(elf, symtab, columns, names, None)
+    threads = max(1, round(len(names) / PART_SIZE))  # by size: the output does not depend on the machine
+    with ThreadPoolExecutor(threads) as pool:
+        parts = _compress_names(names, threads, pool)
+        return _image(elf, symtab, columns, names, parts)
 
 
-def _dynamic_names(elf: _Elf) -> set[bytes]:
-    names: set[bytes] = set()
-    for sec in elf.sections:
-        if sec.type == SHT_DYNSYM and sec.file_size and 0 < sec.link < len(elf.sections):
-            strings = elf.read(elf.sections[sec.link])
-            names.update(_string(strings, n) for n, _info, shndx in _read_symbols(elf, sec) if shndx)
+def _renamed(spelled: list[bytes]) -> tuple[_Names, array[int]]:
+    """The names to keep (all but b""), sorted, each once; and the offset in their table of
+    each of ``spelled`` (0: not kept)."""
+    new_at = array("I", bytes(4 * len(spelled)))
+    names: list[bytes] = []
+    at, offset, last = 1, 0, None
+    for i in sorted(range(len(spelled)), key=spelled.__getitem__):
+        name = spelled[i]
+        if name != last:
+            last, offset = name, 0
+            if name:
+                names.append(name)
+                offset, at = at, at + len(name) + 1
+        new_at[i] = offset
+    return _Names(names), new_at
+
+
+@dataclass
+class _Columns:
+    """The function symbols of :func:`_function_symbols`, with the rank of their ``st_name``
+    among the distinct ones; and where the name of each rank goes in the new string table
+    (0: not kept)."""
+
+    indices: array[int]
+    ranks: array[int]
+    local: bytes
+    new_at: array[int]
+
+
+def _image(
+    elf: _Elf,
+    symtab: _Section,
+    columns: _Columns,
+    names: _Names,
+    parts: list[Future[_Part]] | None,
+) -> bytes:
+    """The MiniDebugInfo of the functions in ``columns``, named in ``names`` (sorted, the
+    ones kept), compressed; ``parts``: ``names`` being compressed already."""
+    st_names = array("I", map(columns.new_at.__getitem__, columns.ranks))
+    columns.ranks = columns.new_at = array("I")
+    chosen = bytes(map(bool, st_names))
+    indices = array("I", compress(columns.indices, chosen))
+    st_names = array("I", compress(st_names, chosen))
+    local = bytes(compress(columns.local, chosen))
+    first_global = local.find(0)
+    if first_global >= 0 and local.find(1, first_global) >= 0:  # locals come first, as sh_info requires
+        others = local.translate(_NOT)
+        indices = array("I", compress(indices, local)) + array("I", compress(indices, others))
+        st_names = array("I", compress(st_names, local)) + array("I", compress(st_names, others))
+    # Read again rather than kept: while the names fill memory, the entries are not there too.
+    table = _gather(_entries(elf, symtab), elf.sym_size, indices)
+    if elf.le != (sys.byteorder == "little"):
+        st_names.byteswap()
+    with memoryview(table) as view, view.cast("I") as words:
+        step = elf.sym_size // 4
+        words[step::step] = st_names  # st_name opens every entry
+    contents: dict[int, tuple[bytes | _Names, Optional[int]]] = {
+        symtab.num: (bytes(table), 1 + local.count(1)),
+        symtab.link: (names, None),
+    }
+    del table, st_names, indices
+    # .debug_info and the like get size 0, not their old size: libbacktrace reads sections by
+    # name and size, whatever their type, and gives up on the garbage DWARF it finds there.
+    pieces, _size = _keep_debug_layout(elf, {elf.real_shstrndx}, contents, empty_unallocated=True)
+    return _xz(elf.data, pieces, parts)
+
+
+def _entries(elf: _Elf, symtab: _Section) -> bytes:
+    return _read(elf.data, symtab.offset, symtab.size - symtab.size % elf.sym_size)
+
+
+def _read(data: Buffer, at: int, length: int) -> bytes:
+    """A copy of ``length`` bytes of ``data`` from ``at``. Of a read-only mapping (a blob's),
+    the pages read are then dropped (they stay in the page cache): a 400 MB library's symbol
+    tables would otherwise count as resident memory of ours until it is unmapped. A writable
+    mapping may be private, whose dropped pages would lose their changes: left as it is."""
+    chunk = bytes(data[at : at + length])
+    if isinstance(data, mmap.mmap) and chunk and hasattr(mmap, "MADV_DONTNEED"):
+        with memoryview(data) as view:
+            readonly = view.readonly
+        if readonly:
+            first = at - at % mmap.PAGESIZE
+            data.madvise(mmap.MADV_DONTNEED, first, at + len(chunk) - first)
+    return chunk
+
+
+#: Tables of :func:`bytes.translate`: a column of ``st_info`` or ``st_shndx`` bytes becomes
+#: a column of 1s and 0s, which :func:`itertools.compress` and big integers select with.
+_FUNCTION = bytes(int(b & 0xF in (STT_FUNC, STT_GNU_IFUNC)) for b in range(256))
+_LOCAL = bytes(int(b >> 4 == STB_LOCAL) for b in range(256))
+_NONZERO = bytes(int(b != 0) for b in range(256))
+_NOT_FF = bytes(int(b != 0xFF) for b in range(256))
+_NOT = bytes(int(not b) for b in range(256))
+
+
+def _function_symbols(elf: _Elf, symbols: bytes) -> tuple[array[int], array[int], bytes]:
+    """The functions (``STT_FUNC``, ``STT_GNU_IFUNC``) among ``symbols`` (a symbol table's
+    entries) that are named and defined in a section, as three columns: their index, their
+    ``st_name`` and whether they are local (1 or 0). Column at a time, no loop per symbol."""
+    names, info, low, high = _columns(elf, symbols)
+    section = (int.from_bytes(low.translate(_NONZERO), "big") | int.from_bytes(high.translate(_NONZERO), "big")) & (
+        int.from_bytes(high.translate(_NOT_FF), "big")  # SHN_LORESERVE and above
+    )
+    wanted = section & int.from_bytes(info.translate(_FUNCTION), "big") & int.from_bytes(bytes(map(bool, names)), "big")
+    chosen = wanted.to_bytes(len(info), "big")
+    return (
+        array("I", compress(range(len(info)), chosen)),
+        array("I", compress(names, chosen)),
+        bytes(compress(info.translate(_LOCAL), chosen)),
+    )
+
+
+def _columns(elf: _Elf, symbols: bytes) -> tuple[array[int], bytes, bytes, bytes]:
+    """Of every entry of ``symbols``: ``st_name``, ``st_info``, and the low and the high byte
+    of ``st_shndx``."""
+    size, at = elf.sym_size, elf.sym_shndx_at
+    names = array("I")
+    with memoryview(symbols) as raw, raw.cast("I") as words:
+        names.frombytes(words[:: size // 4].tobytes())
+    if elf.le != (sys.byteorder == "little"):
+        names.byteswap()
+    low, high = (symbols[at::size], symbols[at + 1 :: size]) if elf.le else (symbols[at + 1 :: size], symbols[at::size])
+    return names, symbols[at - 2 :: size], low, high
+
+
+def _gather(symbols: bytes, size: int, picked: array[int]) -> bytearray:
+    """A null entry, then the entries ``picked`` of ``symbols``, copied a run of consecutive
+    ones at a time (functions come in runs, about nine long in libtorch_cpu)."""
+    table = bytearray(size)
+    if not picked:
+        return table
+    first = last = picked[0]
+    for i in picked[1:]:
+        if i != last + 1:
+            table += symbols[first * size : (last + 1) * size]
+            first = i
+        last = i
+    table += symbols[first * size : (last + 1) * size]
+    return table
+
+
+def _names_at(
+    data: Buffer, strtab: _Section, offsets: Sequence[int], replace: Mapping[bytes, bytes] | None = None
+) -> list[bytes]:
+    """The NUL-terminated string at each of the ascending ``offsets`` of ``strtab`` (past its
+    end: b""), the table read a window at a time; a string in ``replace`` is replaced."""
+    names: list[bytes] = []
+    size, i = strtab.file_size, 0
+    while i < len(offsets) and offsets[i] < size:
+        start = offsets[i]
+        window, cut = b"", -1
+        while cut < 0 and start + len(window) < size:
+            # A name longer than the window grows it; the table's last name may lack its NUL.
+            at = start + len(window)
+            window += _read(data, strtab.offset + at, min(max(NAMES_WINDOW, len(window)), size - at))
+            cut = window.rfind(b"\0")
+        if cut < 0:
+            cut = len(window)
+        strings = window[:cut].split(b"\0")
+        j = bisect.bisect_right(offsets, start + cut, i)  # an offset at the window's last NUL: b""
+        wanted = offsets[i:j]
+        # The usual case, at C speed: every offset wanted is where a string starts.
+        starts = accumulate(map((1).__add__, map(len, strings[:-1])), initial=start)
+        found = list(compress(strings, bytes(map(set(wanted).__contains__, starts))))
+        if len(found) < len(wanted):
+            found = _inside(strings, start, wanted)
+        names += found if replace is None else map(replace.get, found, found)
+        i = j
+    names += [b""] * (len(offsets) - i)
     return names
 
 
-def _string(table: bytes, offset: int) -> bytes:
-    end = table.find(b"\0", offset)
-    return table[offset : end if end >= 0 else len(table)]
+def _inside(strings: list[bytes], start: int, wanted: Sequence[int]) -> list[bytes]:
+    """The string at each of ``wanted`` (ascending), where ``strings`` follow each other from
+    ``start``, each with its NUL; an offset may point inside one, or at the last NUL."""
+    starts = list(accumulate(map((1).__add__, map(len, strings[:-1])), initial=start))
+    by_start = dict(zip(starts, strings))
+    found: list[bytes] = []
+    for off in wanted:
+        name = by_start.get(off)
+        if name is None:
+            k = bisect.bisect_right(starts, off) - 1
+            name = strings[k][off - starts[k] :]
+        found.append(name)
+    return found
+
+
+def _xz(data: Buffer, pieces: list[Piece | _Names], strtab: list[Future[_Part]] | None) -> bytes:
+    """The concatenation of ``pieces`` as an xz stream. ``strtab``: the parts of the string
+    table (the :class:`_Names` piece), being compressed on other threads."""
+    if strtab is None:
+        return _xz_stream([_lzma2(_chunks(data, pieces))])
+    at = next(n for n, p in enumerate(pieces) if isinstance(p, _Names))
+    before = _lzma2(_chunks(data, pieces[:at]))
+    after = _lzma2(_chunks(data, pieces[at + 1 :]))
+    return _xz_stream([before, *(part.result() for part in strtab), after])
+
+
+def _chunks(data: Buffer, pieces: list[Piece | _Names]) -> Iterator[bytes]:
+    for piece in pieces:
+        if isinstance(piece, Copy):
+            for at in range(piece.offset, piece.offset + piece.length, CHUNK):
+                yield bytes(data[at : min(at + CHUNK, piece.offset + piece.length)])
+        elif isinstance(piece, _Names):
+            yield from piece.chunks()
+        else:
+            yield piece
+
+
+@dataclass(frozen=True)
+class _Part:
+    """Raw LZMA2 chunks (no end marker) of some bytes, their length and CRC-32."""
+
+    lzma2: bytes
+    size: int
+    crc: int
+
+
+def _lzma2(chunks: Iterable[bytes]) -> _Part:
+    encoder = lzma.LZMACompressor(format=lzma.FORMAT_RAW, filters=_FILTERS)
+    out, size, crc = [], 0, 0
+    for chunk in chunks:
+        out.append(encoder.compress(chunk))
+        size += len(chunk)
+        crc = zlib.crc32(chunk, crc)
+    out.append(encoder.flush())
+    raw = b"".join(out)
+    if raw[-1:] != b"\0":
+        raise BinaryError("LZMA2 stream without its end marker")  # liblzma always writes one
+    return _Part(raw[:-1], size, crc)
+
+
+def _compress_names(names: _Names, count: int, pool: ThreadPoolExecutor) -> list[Future[_Part]]:
+    """``names`` being compressed on ``pool``, in ``count`` parts of about the same size."""
+    cuts = [len(names.names) * k // count for k in range(count + 1)]
+    return [pool.submit(_lzma2, names.chunks(cuts[k], cuts[k + 1], lead=k == 0)) for k in range(count)]
+
+
+def _xz_stream(parts: list[_Part]) -> bytes:
+    """One xz stream of one block holding ``parts`` in order: each starts with a dictionary
+    reset, so LZMA2 data compressed apart joins into one valid block. Check: CRC-32.
+
+    Not several blocks: libbacktrace (GCC's, behind C++23 ``std::stacktrace``) reads a
+    MiniDebugInfo of one block and nothing else. Not several streams either: gdb reads the
+    index of the last one only, elfutils decodes the first one only."""
+    data = b"".join(p.lzma2 for p in parts) + b"\0"  # the LZMA2 end marker
+    size, crc = parts[0].size, parts[0].crc
+    for part in parts[1:]:
+        crc = _crc32_combine(crc, part.crc, part.size)
+        size += part.size
+    unpadded = len(_BLOCK_HEADER) + len(data) + 4
+    block = _BLOCK_HEADER + data + bytes(-(len(_BLOCK_HEADER) + len(data)) % 4) + struct.pack("<I", crc)
+    index = b"\0" + _varint(1) + _varint(unpadded) + _varint(size)
+    index += bytes(-len(index) % 4)
+    index += struct.pack("<I", zlib.crc32(index))
+    flags = _STREAM_HEADER[6:8]
+    footer = struct.pack("<I", len(index) // 4 - 1) + flags
+    return _STREAM_HEADER + block + index + struct.pack("<I", zlib.crc32(footer)) + footer + b"YZ"
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value >= 0x80:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _crc32_combine(crc1: int, crc2: int, length2: int) -> int:
+    """The CRC-32 of A + B from those of A and B and B's length (zlib's ``crc32_combine``):
+    A's CRC times x^(8 * length2) modulo the CRC polynomial, plus B's."""
+    factor, square, n = 1 << 31, 1 << 23, length2  # x^0; x^8, one byte of zeros
+    while n:
+        if n & 1:
+            factor = _multiply(square, factor)
+        square = _multiply(square, square)
+        n >>= 1
+    return _multiply(factor, crc1) ^ crc2
+
+
+def _multiply(a: int, b: int) -> int:
+    """a × b modulo the CRC-32 polynomial, in zlib's reflected bit order."""
+    product, bit = 0, 1 << 31
+    while a:
+        if a & bit:
+            product ^= b
+            a ^= bit
+        bit >>= 1
+        b = (b >> 1) ^ 0xEDB88320 if b & 1 else b >> 1
+    return product
+
+
+def _dynamic_names(elf: _Elf) -> set[bytes]:
+    """The names of the symbols ``.dynsym`` defines (any ``st_shndx`` but ``SHN_UNDEF``)."""
+    names: set[bytes] = set()
+    for sec in elf.sections:
+        if sec.type == SHT_DYNSYM and sec.file_size and 0 < sec.link < len(elf.sections):
+            entries = _read(elf.data, sec.offset, sec.size - sec.size % elf.sym_size)
+            offsets, _info, low, high = _columns(elf, entries)
+            defined = int.from_bytes(low.translate(_NONZERO), "big") | int.from_bytes(high.translate(_NONZERO), "big")
+            chosen = sorted(set(compress(offsets, defined.to_bytes(len(low), "big"))))
+            names.update(_names_at(elf.data, elf.sections[sec.link], chosen))
+    return names
 
 
 #: The start of the file (headers and the notes right after them) is kept in place, as objcopy
@@ -151,11 +504,15 @@ PREFIX_LIMIT = 64 << 10
 
 
 def _keep_debug_layout(
-    elf: _Elf, keep: set[int], replace: dict[int, tuple[bytes, Optional[int]]]
-) -> tuple[list[Piece], int]:
+    elf: _Elf,
+    keep: set[int],
+    replace: Mapping[int, tuple[bytes | _Names, Optional[int]]],
+    empty_unallocated: bool = False,
+) -> tuple[list[Piece | _Names], int]:
     """The file with the same ELF header and section table, where only notes, the sections
     ``keep`` (their input bytes) and ``replace`` (new bytes, and a new ``sh_info`` or None)
-    hold contents; every other section becomes ``SHT_NOBITS``.
+    hold contents; every other section becomes ``SHT_NOBITS``, of size 0 when it is not
+    allocated and ``empty_unallocated``.
 
     Like ``objcopy --only-keep-debug``, the headers and the notes that follow them stay where
     they were, so ``PT_PHDR``, the first ``PT_LOAD`` and ``PT_NOTE`` still describe real bytes;
@@ -163,10 +520,10 @@ def _keep_debug_layout(
     """
     prefix = _kept_prefix(elf)
     placed: dict[int, int] = {}  # section -> output offset
-    out: list[tuple[int, Piece]] = []
+    out: list[tuple[int, Piece | _Names]] = []
     cursor = prefix
     for sec in elf.sections[1:]:
-        piece: Piece
+        piece: Piece | _Names
         if sec.num in replace:
             piece = replace[sec.num][0]
         elif (sec.num in keep or sec.type == SHT_NOTE) and sec.file_size:
@@ -179,20 +536,27 @@ def _keep_debug_layout(
         cursor = align_up(cursor, sec.addralign)
         placed[sec.num] = cursor
         out.append((cursor, piece))
-        cursor += piece_length(piece)
+        cursor += _length(piece)
     shoff = align_up(cursor, elf.word)
-    headers = b"".join(_debug_section_header(elf, sec, placed, replace, cursor) for sec in elf.sections)
+    headers = b"".join(
+        _debug_section_header(elf, sec, placed, replace, cursor, empty_unallocated) for sec in elf.sections
+    )
     program = b"".join(_debug_segment(elf, seg, prefix, placed) for seg in elf.segments)
     header = struct.pack(elf.ehdr_fmt, *elf.header._replace(shoff=shoff))
-    pieces: list[Piece] = [header]
+    pieces: list[Piece | _Names] = [header]
     position = len(header)
-    for offset, piece in sorted([(elf.phoff, program), *_prefix_gaps(elf, prefix), *out], key=lambda t: t[0]):
+    placed_pieces: list[tuple[int, Piece | _Names]] = [(elf.phoff, program), *_prefix_gaps(elf, prefix)]
+    for offset, piece in sorted(placed_pieces + out, key=lambda t: t[0]):
         if offset > position:
             pieces.append(bytes(offset - position))
         pieces.append(piece)
-        position = offset + piece_length(piece)
+        position = offset + _length(piece)
     pieces.append(bytes(shoff - position) + headers)
     return pieces, shoff + len(headers)
+
+
+def _length(piece: Piece | _Names) -> int:
+    return piece.length if isinstance(piece, Copy) else len(piece)
 
 
 def _kept_prefix(elf: _Elf) -> int:
@@ -221,7 +585,12 @@ def _prefix_gaps(elf: _Elf, prefix: int) -> list[tuple[int, Piece]]:
 
 
 def _debug_section_header(
-    elf: _Elf, sec: _Section, placed: dict[int, int], replace: dict[int, tuple[bytes, Optional[int]]], end: int
+    elf: _Elf,
+    sec: _Section,
+    placed: dict[int, int],
+    replace: Mapping[int, tuple[bytes | _Names, Optional[int]]],
+    end: int,
+    empty_unallocated: bool,
 ) -> bytes:
     kind, offset, size, info = sec.type, placed.get(sec.num, 0), sec.size, sec.info
     if sec.num in replace:
@@ -229,6 +598,8 @@ def _debug_section_header(
         size, info = len(contents), info if new_info is None else new_info
     elif sec.num and sec.num not in placed:
         kind, offset = SHT_NOBITS, min(sec.offset, end)
+        if empty_unallocated and not sec.alloc:
+            size = 0
     fields = (sec.name_off, kind, sec.flags, sec.addr, offset, size, sec.link, info, sec.addralign, sec.entsize)
     return struct.pack(elf.shdr_fmt, *fields)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -15,6 +16,9 @@ from .._config import Config
 from .._report import BinaryReport, DebugFields
 from ..binaries import elf, elf_debug
 from .store import DebugFile, DebugStore
+
+#: Binaries at least this large get their MiniDebugInfo made while their debug file is written.
+OVERLAP_FROM = 8 << 20
 
 
 @dataclass(frozen=True)
@@ -44,24 +48,31 @@ def strip_keeping_debug(
     (when ``target``) and keep the function names (when ``mini``)."""
     kept = Kept()
     add: list[elf.Added] = []
-    if target is not None:
-        parts = elf_debug.debug_file(blob.buf, level)
-        if parts is not None:
-            chunks = blob.pieces_of(parts.pieces)
-            kept.file = target.store.add(parts.build_id, target.fallback, target.owner, chunks)
-            name = posixpath.basename(kept.file.path)
-            add.append((".gnu_debuglink", elf_debug.debuglink(blob.buf, name, kept.file.crc), 4))
-            if parts.build_id is None:
-                kept.warnings.append(f"{target.owner}: no build-id; only its .gnu_debuglink finds {kept.file.path}")
-            if parts.split_dwarf:
-                kept.warnings.append(
-                    f"{target.owner}: uses split DWARF; its .dwo/.dwp files are not in {kept.file.path}"
-                )
-    if mini and level == "all":
-        debugdata = elf_debug.mini_debuginfo(blob.buf)
-        if debugdata is not None:
-            add.append((".gnu_debugdata", debugdata, 1))
-            kept.mini = len(debugdata)
+    mini = mini and level == "all"
+    with ThreadPoolExecutor(1) as pool:
+        # A large binary's MiniDebugInfo is made while its debug file is written (hashing and
+        # I/O, which leave the interpreter free): 0.1 to 0.2 s less on torch's libtorch_cpu.
+        early = (
+            pool.submit(elf_debug.mini_debuginfo, blob.buf) if mini and target and blob.size >= OVERLAP_FROM else None
+        )
+        if target is not None:
+            parts = elf_debug.debug_file(blob.buf, level)
+            if parts is not None:
+                chunks = blob.pieces_of(parts.pieces)
+                kept.file = target.store.add(parts.build_id, target.fallback, target.owner, chunks)
+                name = posixpath.basename(kept.file.path)
+                add.append((".gnu_debuglink", elf_debug.debuglink(blob.buf, name, kept.file.crc), 4))
+                if parts.build_id is None:
+                    kept.warnings.append(f"{target.owner}: no build-id; only its .gnu_debuglink finds {kept.file.path}")
+                if parts.split_dwarf:
+                    kept.warnings.append(
+                        f"{target.owner}: uses split DWARF; its .dwo/.dwp files are not in {kept.file.path}"
+                    )
+        if mini:
+            debugdata = early.result() if early is not None else elf_debug.mini_debuginfo(blob.buf)
+            if debugdata is not None:
+                add.append((".gnu_debugdata", debugdata, 1))
+                kept.mini = len(debugdata)
     result = elf.strip(blob.buf, level, add=tuple(add))
     if not isinstance(result, binaries.Stripped):
         if kept.file is not None and target is not None:
