@@ -533,7 +533,12 @@ def _keep_debug_layout(
             piece = Copy(sec.offset, sec.size)
         else:
             continue
-        cursor = align_up(cursor, sec.addralign)
+        aligned = align_up(cursor, sec.addralign)
+        if aligned - cursor > elf.size:
+            # A debug file is never larger than its binary: padding beyond that is a corrupt
+            # sh_addralign (2**51 would ask for petabytes of zeros), not a layout to honour.
+            raise BinaryError(f"section {sec.num} claims an alignment of {sec.addralign:#x}")
+        cursor = aligned
         placed[sec.num] = cursor
         out.append((cursor, piece))
         cursor += _length(piece)
