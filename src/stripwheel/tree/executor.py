@@ -113,13 +113,13 @@ def _bare_source(path: Path) -> TreeSource:
     if not stat.S_ISREG(st.st_mode):
         raise StripwheelError(f"{path}: not a regular file, a directory or a wheel")
     source = TreeSource.file(path)
-    head = _head(source, path.name)
+    head = _head(source)
     if binaries.detect(head) is None or len(head) < MIN_BINARY:
         raise StripwheelError(f"{path}: not a wheel, a directory or an ELF, Mach-O or PE binary")
     return source
 
 
-def _head(source: TreeSource, name: str) -> bytes:
+def _head(source: TreeSource) -> bytes:
     files = source.files()
     head = source.head(files[0], max(binaries.HEAD, MIN_BINARY)) if files else b""
     if source.errors:
@@ -499,7 +499,7 @@ def inspect_file(path: Path) -> TreeInspectReport:
     errors: list[str] = []
     file = source.files()[0]
     with _leases() as lease:
-        view = _view(source, file, _head(source, file.path), errors, lease)
+        view = _view(source, file, _head(source), errors, lease)
     if errors:
         raise StripwheelError(errors[0])
     return TreeInspectReport(path=str(path), files=1, binaries=[view] if view is not None else [])

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from .._durable import fsync_dir, temp_name, write_all
+from .._durable import AtomicFile
+from .._errors import OutputError
 from .walk import READ_FLAGS, TreeFile, record_target
-from .writer import FileError, keep_metadata, unreplaceable
+from .writer import FileError, unreplaceable
 
 
 @dataclass(frozen=True)
@@ -226,23 +227,15 @@ def _locked(directory: Path) -> Iterator[None]:
 
 
 def _replace(path: Path, data: bytes) -> None:
-    """RECORD rewritten by rename: data synced first, the directory after."""
-    temp = path.parent / temp_name()
+    """RECORD rewritten by rename, keeping its owner, mode and extended attributes: data synced
+    first, the directory after."""
     try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
-        try:
-            write_all(fd, data)
-            keep_metadata(path, fd)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temp, path)
-        fsync_dir(path.parent)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        raise FileError(f"{path}: cannot update: {exc.strerror or exc}") from None
-    except FileError:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        raise
+        out = AtomicFile(path, None, like=path)
+    except OutputError as exc:
+        raise FileError(f"{path}: cannot update: {exc.reason}") from None
+    try:
+        out.write(data)
+        out.commit()
+    except OutputError as exc:
+        out.discard()
+        raise FileError(f"{path}: cannot update: {exc.reason}") from None

@@ -60,7 +60,7 @@ def prepare(root: Path, file: TreeFile, blob: Blob, result: binaries.Stripped, d
                     hasher.update(chunk)  # releases the GIL, as the write does: both cores work
                 write_all(fd, chunk)
             start_writeback(fd)
-            keep_metadata(path, fd)
+            _keep_metadata(path, fd)
         finally:
             os.close(fd)
         for alias in file.aliases:
@@ -115,7 +115,7 @@ def discard(prepared: Prepared) -> None:
             temp.unlink()
 
 
-def keep_metadata(original: Path, fd: int) -> None:
+def _keep_metadata(original: Path, fd: int) -> None:
     """``original``'s owner, mode and extended attributes onto the open file ``fd``, or FileError."""
     try:
         copy_metadata(original, fd)
