@@ -46,10 +46,6 @@ def strip_binary(fmt: binaries.Format, blob: Blob, config: Config, debug: Option
     try:
         if fmt == "ELF" and (debug is not None or config.mini_debuginfo):
             result, kept = strip_keeping_debug(blob, level, debug, config.mini_debuginfo)
-            if debug is not None and debug.store.by_path:
-                # Placed beside its binary, a debug file is found through the debuglink by
-                # design: a missing build-id costs nothing (the warning is for build-id layouts).
-                kept.warnings = [w for w in kept.warnings if not w.startswith(f"{debug.owner}: no build-id;")]
         else:
             result = binaries.strip(fmt, blob.buf, level)
     except binaries.BinaryError as exc:

@@ -62,7 +62,9 @@ def strip_keeping_debug(
                 kept.file = target.store.add(parts.build_id, target.fallback, target.owner, chunks)
                 name = posixpath.basename(kept.file.path)
                 add.append((".gnu_debuglink", elf_debug.debuglink(blob.buf, name, kept.file.crc), 4))
-                if parts.build_id is None:
+                if parts.build_id is None and not target.store.by_path:
+                    # Placed by path (beside its binary), a debug file is found through the
+                    # debuglink by design: only the build-id layouts miss a build-id.
                     kept.warnings.append(f"{target.owner}: no build-id; only its .gnu_debuglink finds {kept.file.path}")
                 if parts.split_dwarf:
                     kept.warnings.append(
