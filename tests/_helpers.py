@@ -18,6 +18,8 @@ from installer.destinations import SchemeDictionaryDestination
 from installer.sources import WheelFile
 from installer.utils import get_launcher_kind
 
+from stripwheel.binaries import Copy, Stripped
+
 ELF_MAGIC = b"\x7fELF"
 
 
@@ -164,3 +166,16 @@ def demo_add(site: Path) -> str:
         env={"PYTHONPATH": str(site)},
     )
     return proc.stdout.strip() or proc.stderr
+
+
+def check_pieces(result: Stripped, size: int) -> None:
+    """The pieces describe exactly ``result.size`` bytes and copy only from the input."""
+    total = 0
+    for piece in result.pieces:
+        if isinstance(piece, Copy):
+            assert piece.length > 0 and piece.offset >= 0 and piece.offset + piece.length <= size
+            total += piece.length
+        else:
+            assert isinstance(piece, bytes) and piece
+            total += len(piece)
+    assert total == result.size

@@ -23,6 +23,7 @@ from _elf_fixtures import (
     run,
     tool,
 )
+from _helpers import check_pieces
 from stripwheel.binaries import (
     DEBUG_FILE_KIND,
     DEBUG_FILE_REASON,
@@ -51,19 +52,6 @@ def cross(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 # -- helpers ------------------------------------------------------------------------------------
-
-
-def check_pieces(result: Stripped, size: int) -> None:
-    """The pieces describe exactly ``result.size`` bytes and copy only from the input."""
-    total = 0
-    for piece in result.pieces:
-        if isinstance(piece, Copy):
-            assert piece.length > 0 and piece.offset >= 0 and piece.offset + piece.length <= size
-            total += piece.length
-        else:
-            assert isinstance(piece, bytes) and piece
-            total += len(piece)
-    assert total == result.size
 
 
 def stripped(path: Path, level: Level, dest: Path) -> Path:

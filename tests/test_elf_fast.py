@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import pytest
 
+from _helpers import check_pieces
 from _prebuilt import DIR, FILES, PT_LOAD, SHF_ALLOC, SHT_DYNSYM, SHT_NOBITS, SHT_SYMTAB, Elf, load, mutations, names
 from stripwheel import binaries
 from stripwheel.binaries import (
@@ -47,19 +48,6 @@ SIZES = {
 #: readelf's words for the file type and machine -> what ``inspect`` says
 KINDS = {"DYN (Shared object file)": "shared object", "DYN (Position-Independent Executable file)": "PIE executable"}
 ARCHS = {"Advanced Micro Devices X86-64": "x86_64", "Intel 80386": "i386", "PowerPC": "ppc", "PowerPC64": "ppc64"}
-
-
-def check_pieces(result: Stripped, size: int) -> None:
-    """The pieces describe exactly ``result.size`` bytes and copy only from the input."""
-    total = 0
-    for piece in result.pieces:
-        if isinstance(piece, Copy):
-            assert piece.length > 0 and piece.offset >= 0 and piece.offset + piece.length <= size
-            total += piece.length
-        else:
-            assert isinstance(piece, bytes) and piece
-            total += len(piece)
-    assert total == result.size
 
 
 def strip(data: bytes, level: Level, **kwargs: object) -> bytes:

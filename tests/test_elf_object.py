@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from _elf_fixtures import run, tool
+from _helpers import check_pieces
 from _object_fixtures import (
     CROSS,
     MIXED_GROUPS,
@@ -32,7 +33,7 @@ from _object_fixtures import (
 )
 from _object_fixtures import addrsig as addrsig_names
 from stripwheel import binaries
-from stripwheel.binaries import BinaryError, Copy, Level, Result, Stripped, Unchanged, elf, elf_object
+from stripwheel.binaries import BinaryError, Level, Result, Stripped, Unchanged, elf, elf_object
 from stripwheel.binaries._core import suffix_shared_table
 
 LEVELS: tuple[Level, ...] = ("all", "debug")
@@ -40,19 +41,6 @@ DATA = Path(__file__).parent / "data"
 PREBUILT = sorted(DATA.glob("object-*.o"))
 #: the reference tool's flag for each level
 FLAGS = {"debug": "--strip-debug", "all": "--strip-unneeded"}
-
-
-def check_pieces(result: Stripped, size: int) -> None:
-    """The pieces describe exactly ``result.size`` bytes and copy only from the input."""
-    total = 0
-    for piece in result.pieces:
-        if isinstance(piece, Copy):
-            assert piece.length > 0 and piece.offset >= 0 and piece.offset + piece.length <= size
-            total += piece.length
-        else:
-            assert isinstance(piece, bytes) and piece
-            total += len(piece)
-    assert total == result.size
 
 
 def strip_bytes(data: bytes, level: Level) -> bytes:
