@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from installer.destinations import SchemeDictionaryDestination
 from installer.sources import WheelFile
 from installer.utils import get_launcher_kind
 
+from stripwheel._blob import Blob
 from stripwheel.binaries import Copy, Stripped
 
 ELF_MAGIC = b"\x7fELF"
@@ -179,3 +181,12 @@ def check_pieces(result: Stripped, size: int) -> None:
             assert isinstance(piece, bytes) and piece
             total += len(piece)
     assert total == result.size
+
+
+def snapshot(path: Path, size: int) -> Blob:
+    """A private copy of the file's first ``size`` bytes, as a tree run reads a file."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return Blob.snapshot(fd, size)
+    finally:
+        os.close(fd)

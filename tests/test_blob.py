@@ -9,16 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from _helpers import snapshot
 from stripwheel import binaries
-from stripwheel._blob import IN_MEMORY, Blob, Shrank
-
-
-def snapshot(path: Path, size: int) -> Blob:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        return Blob.snapshot(fd, size)
-    finally:
-        os.close(fd)
+from stripwheel._blob import IN_MEMORY, Shrank
 
 
 @pytest.mark.parametrize("size", [0, 1, 4097, IN_MEMORY + 12345])

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from _helpers import snapshot
 from stripwheel import binaries
-from stripwheel._blob import Blob
 from stripwheel._record import encode_digest
 from stripwheel.tree.walk import TreeSource
 from stripwheel.tree.writer import FileError, Prepared, commit, prepare
@@ -34,14 +34,6 @@ def setup(root: Path) -> Path:
     target.write_bytes(ORIGINAL)
     os.chmod(target, 0o751)
     return target
-
-
-def snapshot(path: Path, size: int) -> Blob:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        return Blob.snapshot(fd, size)
-    finally:
-        os.close(fd)
 
 
 def run_replace(root: Path, name: str = "pkg/lib.so") -> Prepared:
