@@ -12,14 +12,15 @@ import os
 import struct
 import subprocess
 import threading
+import zipfile
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
 
 from _demo import BINARIES, EXT
-from _helpers import check_wheel, demo_add, dynsyms, install_wheel, section_names, sha256
-from _wheels import infos, read, variant
+from _helpers import check_wheel, demo_add, dynsyms, install_wheel, need, run, section_names, sha256
+from _wheels import infos, pack, read, variant
 from stripwheel import OutputError, _bytecode, binaries
 from stripwheel._cli import main
 from stripwheel._config import Config
@@ -237,6 +238,30 @@ def test_no_member_is_stored_larger_than_it_came(
     reasons = [b["reason"] for b in json.loads(out)["wheels"][0]["binaries"]]
     assert reasons and all(r.startswith("kept the original: stripped, it would be stored larger") for r in reasons)
     assert "binaries: 0 of" in err
+
+
+@pytest.mark.slow
+def test_large_members_deflated_in_chunks_do_not_wait_on_each_other(tmp_path: Path) -> None:
+    """Stored members cannot reuse compressed blocks, so a stripped member's new bytes are
+    deflated in chunks on other threads while its own task waits for them. With at least as
+    many such members as workers, the chunks once queued behind the members waiting for them
+    and the run hung for ever; it must finish, and the members be stripped."""
+    source = tmp_path / "big.c"
+    # 6 MB of .rodata: more than one deflate chunk (4 MiB) once stripped
+    source.write_text("const unsigned char big[6 << 20] = {1};\nint main(void) { return big[7]; }\n")
+    program = tmp_path / "big"
+    run(need("gcc"), "-g", "-o", program, source)
+    data = program.read_bytes()
+    files = {f"demo/bin{i}": data for i in range(5)}  # more than WORKERS (at most 4)
+    wheel = pack(tmp_path / "in", files, tag="py3-none-linux_x86_64", purelib=False, compression=zipfile.ZIP_STORED)
+    done: list[Any] = []
+    worker = threading.Thread(target=lambda: done.append(process_wheel(wheel, Config())), daemon=True)
+    worker.start()
+    worker.join(120)
+    assert done, "the strip did not finish in 120 s: its deflate chunks wait behind the members waiting for them"
+    (report,) = done
+    assert [b.action for b in report.binaries] == ["stripped"] * 5
+    check_wheel(wheel)
 
 
 class _FakeRun:

@@ -57,10 +57,21 @@ class Outcome:
 class _Run:
     """One wheel's processing: the source, the options, the compiled bytecode, the pools."""
 
-    def __init__(self, source: WheelSource, config: Config, pool: ThreadPoolExecutor, dry_run: bool = False) -> None:
+    def __init__(
+        self,
+        source: WheelSource,
+        config: Config,
+        pool: ThreadPoolExecutor,
+        deflating: ThreadPoolExecutor,
+        dry_run: bool = False,
+    ) -> None:
         self.source = source
         self.config = config
+        #: members are carried out here
         self.pool = pool
+        #: the chunks of their new bytes are deflated here: a member's task waits for its
+        #: chunks, so on its own pool, with every worker waiting, none would be left to run them
+        self.deflating = deflating
         self.debug = debug_store(config, dry_run)
         self.members = {m.name: m for m in source.members}
         self.tags, self.warnings = compile.sourceless_tags(source.tags, config, source.label)
@@ -127,7 +138,7 @@ class _Run:
             if isinstance(result, binaries.Unchanged):
                 binary = _unchanged_report(member, fmt, done.arch, result.reason, clean=result.clean)
                 return Outcome(step, member, binary=binary, warnings=warnings)
-            encoded = encode(self.source, member, blob, result, boundaries, self.pool)
+            encoded = encode(self.source, member, blob, result, boundaries, self.deflating)
         finally:
             blob.close()
         if encoded.file_size != result.size:
@@ -320,8 +331,8 @@ def process_wheel(
     started = time.perf_counter()
     _transform.require(config)
     wheel = Path(wheel)
-    with WheelSource(wheel) as source, ThreadPoolExecutor(WORKERS) as pool:
-        run = _Run(source, config, pool, dry_run)
+    with WheelSource(wheel) as source, ThreadPoolExecutor(WORKERS) as pool, ThreadPoolExecutor(WORKERS) as deflating:
+        run = _Run(source, config, pool, deflating, dry_run)
         target = (Path(output_dir) if output_dir is not None else wheel.parent) / run.name
         report = WheelReport(
             wheel=str(wheel),
