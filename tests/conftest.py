@@ -32,6 +32,7 @@ DATA = Path(__file__).parent / "data"
 #: (hand-made headers, mutations) stay in the unit layer.
 COMPILING_FIXTURES = {
     "test_elf.py": {"native", "cross"},
+    "test_encode.py": {"big_wheel", "symbols_wheel"},
     "test_macho.py": {"fixtures"},
     "test_pe.py": {"built", "wine_env"},
 }

@@ -1,4 +1,6 @@
-"""Pins ``wheel.encode``: a stripped large library reuses the original's compressed image (slow: gcc).
+"""Pins ``wheel.encode``: a stripped large library reuses the original's compressed image, and
+its debug file (the companion wheel's member) the original's compressed symbol and debug
+tables (slow: gcc); which run of input bytes is reused (fast).
 
 The unchanged deflate blocks are spliced in, not recompressed, and the library still loads and
 computes what it did."""
@@ -15,9 +17,9 @@ import pytest
 from _helpers import check_wheel, install_wheel, need, run, section_names
 from _wheels import pack, stored
 from stripwheel._cli import main
+from stripwheel.binaries import Copy
 from stripwheel.wheel import deflate as _deflate
-
-pytestmark = pytest.mark.slow
+from stripwheel.wheel.encode import Run, _identical_run
 
 #: The table's size: past the reuse threshold (MIN_REUSE + WINDOW, 160 kB) with room for
 #: several deflate blocks on either side, yet quick to compile (a 1 MB initializer took gcc
@@ -103,3 +105,69 @@ def test_partial_splice_check_and_full_inflate_agree(
     assert checks == [True]
     partial, full = (tmp_path / d / big_wheel.name for d in ("partial", "full"))
     assert partial.read_bytes() == full.read_bytes()
+
+
+def test_the_longest_run_of_consecutive_input_bytes_is_reused() -> None:
+    """A stripped binary's image stays at its offsets (shift 0); a debug file holds the
+    input's last sections one after the other, earlier in the file; new bytes, or a copy that
+    does not follow the previous one in the input, end a run."""
+    stripped = (b"new header", Copy(10, 500), Copy(510, 90), b"new tail")
+    assert _identical_run(stripped) == Run(10, 600, 0)
+    debug_file = (b"h" * 64, Copy(568, 36), b"\0" * 4, Copy(9000, 300), Copy(9300, 700), Copy(10000, 5), b"t" * 9)
+    assert _identical_run(debug_file) == Run(104, 1109, 8896)
+    apart = (Copy(0, 100), Copy(200, 100), Copy(300, 150))
+    assert _identical_run(apart) == Run(100, 350, 100)
+    assert _identical_run((b"only new bytes",)) == Run(0, 0, 0)
+
+
+@pytest.fixture(scope="module")
+def symbols_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A wheel around a library whose debug file is mostly its symbol and debug tables
+    (thousands of hidden functions with long names, -g): far more than a splice needs."""
+    work = tmp_path_factory.mktemp("symbols")
+    source = work / "many.c"
+    source.write_text(
+        "".join(
+            f"int function_with_a_long_and_descriptive_name_number_{i}(int x) {{ return x * {i} + {i % 7}; }}\n"
+            for i in range(4000)
+        )
+    )
+    library = work / "libmany.so"
+    run(need("gcc"), "-g", "-O0", "-fPIC", "-fvisibility=hidden", "-shared", source, "-o", library)
+    files = {"many/__init__.py": b"", "many/libmany.so": library.read_bytes()}
+    return pack(work / "dist", files, name="many", tag="py3-none-linux_x86_64", purelib=False)
+
+
+def test_the_companions_debug_file_reuses_the_input_s_compressed_tables(symbols_wheel: Path, tmp_path: Path) -> None:
+    """The companion's member stores the input's compressed symbol and debug tables verbatim,
+    decodes to the very file the ``beside`` layout writes, and the companion passes
+    installer's checks."""
+    debug = tmp_path / "debug"
+    argv = ["strip", "-w", str(tmp_path / "out"), "--split-debug", str(debug)]
+    assert main([*argv, "--split-debug-layout", "wheel", str(symbols_wheel)]) == 0
+    (companion,) = debug.glob("many_debug-*.whl")
+    check_wheel(companion)
+    member = "many/.debug/libmany.so.debug"
+    before, after = stored(symbols_wheel, "many/libmany.so"), stored(companion, member)
+    # Compressed bytes never repeat 1 KiB at a time by chance: these are the input's own.
+    reused = sum(before[at : at + 1024] in after for at in range(0, len(before) - 1024, 1024))
+    assert reused >= 16, "the debug file's tables were compressed again instead of reused"
+    assert len(after) < len(before)
+    beside = tmp_path / "beside"
+    assert (
+        main(
+            [
+                "strip",
+                "-w",
+                str(tmp_path / "out2"),
+                "--split-debug",
+                str(beside),
+                "--split-debug-layout",
+                "beside",
+                str(symbols_wheel),
+            ]
+        )
+        == 0
+    )
+    with zipfile.ZipFile(companion) as archive:
+        assert archive.read(member) == (beside / member).read_bytes()

@@ -34,6 +34,11 @@ def encode_digest(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
+def decode_digest(text: str) -> bytes:
+    """The raw digest of a RECORD hash value (:func:`encode_digest` undone)."""
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
 def digest(data: bytes) -> str:
     """The ``sha256=`` value of ``data`` as RECORD writes it (without the prefix)."""
     return encode_digest(hashlib.sha256(data).digest())

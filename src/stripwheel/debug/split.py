@@ -4,11 +4,11 @@ and the sections the stripped binary gets in return (``.gnu_debuglink``, ``.gnu_
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from .. import binaries
 from .._blob import Blob
@@ -17,6 +17,9 @@ from .._report import BinaryReport, DebugFields
 from ..binaries import elf, elf_debug
 from .store import DebugFile, DebugStore
 
+if TYPE_CHECKING:
+    from ..wheel.encode import Encoded as Deflated
+
 #: Binaries at least this large get their MiniDebugInfo made while their debug file is written.
 OVERLAP_FROM = 8 << 20
 
@@ -24,11 +27,13 @@ OVERLAP_FROM = 8 << 20
 @dataclass(frozen=True)
 class Target:
     """Where one binary's debug file goes: the store, the name used when the binary has no
-    build-id (``<wheel or tree>/<member>.debug``), and the binary's name for messages."""
+    build-id (``<wheel or tree>/<member>.debug``), and the binary's name for messages;
+    ``deflate``: how the companion wheel's member is made of it (layout ``wheel``)."""
 
     store: DebugStore
     fallback: str
     owner: str
+    deflate: Optional[Callable[[elf_debug.DebugParts], Deflated]] = None
 
 
 @dataclass
@@ -58,8 +63,15 @@ def strip_keeping_debug(
         if target is not None:
             parts = elf_debug.debug_file(blob.buf, level)
             if parts is not None:
-                chunks = blob.pieces_of(parts.pieces)
-                kept.file = target.store.add(parts.build_id, target.fallback, target.owner, chunks)
+                if target.deflate is not None:
+                    member = target.deflate(parts)
+                    try:
+                        kept.file = target.store.add_deflated(parts.build_id, target.fallback, target.owner, member)
+                    finally:
+                        member.close()
+                else:
+                    chunks = blob.pieces_of(parts.pieces)
+                    kept.file = target.store.add(parts.build_id, target.fallback, target.owner, chunks)
                 name = posixpath.basename(kept.file.path)
                 add.append((".gnu_debuglink", elf_debug.debuglink(blob.buf, name, kept.file.crc), 4))
                 if parts.build_id is None and not target.store.by_path:

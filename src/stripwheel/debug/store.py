@@ -11,14 +11,17 @@ import shutil
 import tempfile
 import threading
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
+from .. import _record
 from .._durable import fsync_dir, fsync_path, remove_leftovers, syncfs, temp_name
 from .._errors import StripwheelError
-from ..wheel.deflate import LEVEL
+
+if TYPE_CHECKING:
+    from ..wheel.encode import Encoded as Deflated
 
 Layout = str  # "build-id", "debuginfod", "beside" or "wheel" (checked by the options model)
 
@@ -69,9 +72,6 @@ class DebugStore:
         self.dry_run = dry_run
         #: files are placed by their binary's path: no build-id needed, no collision rule
         self.by_path = layout in BY_PATH
-        #: staged files hold a raw deflate stream, ready to be a zip member (layout ``wheel``):
-        #: compressed here, on the threads that strip, instead of in one pass at the end
-        self.compressed = layout == "wheel"
         self._staging: Optional[Path] = None
         #: path -> (file, where it is staged, the binaries whose debuglinks name it)
         self._staged: dict[str, tuple[DebugFile, Optional[Path], list[str]]] = {}
@@ -97,11 +97,7 @@ class DebugStore:
         """Stage one debug file (``owner`` names the binary, for messages). The same file again
         (two identical binaries) is fine; a different file for the same build-id, staged by
         another binary or already in place, is an error naming both."""
-        relative = relative_path(self.layout, build_id, fallback)
-        normal = posixpath.normpath(relative)
-        if relative.startswith("/") or normal == ".." or normal.startswith("../") or normal != relative:
-            # A debug file never leaves the directory, whatever a tree's or a member's name is.
-            raise DebugStoreError(f"{owner}: its debug file name {relative!r} would leave {self.root}")
+        relative = self._relative(build_id, fallback, owner)
         crc, size, hasher = 0, 0, hashlib.sha256()
         staged: Optional[Path] = None
         if self.dry_run:
@@ -109,21 +105,52 @@ class DebugStore:
                 crc, size = zlib.crc32(chunk, crc), size + len(chunk)
                 hasher.update(chunk)
         else:
-            fd, name = tempfile.mkstemp(dir=self._stage_dir())
-            staged = Path(name)
-            compressor = zlib.compressobj(LEVEL, zlib.DEFLATED, -15) if self.compressed else None
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    for chunk in chunks:
-                        crc, size = zlib.crc32(chunk, crc), size + len(chunk)
-                        hasher.update(chunk)
-                        out.write(compressor.compress(chunk) if compressor is not None else chunk)
-                    if compressor is not None:
-                        out.write(compressor.flush())
-                os.chmod(staged, 0o644)
-            except OSError as exc:
-                raise DebugStoreError(f"cannot write debug files to {self.root}: {exc.strerror or exc}") from None
-        file = DebugFile(relative, size, crc, hasher.hexdigest())
+
+            def written() -> Iterator[bytes]:
+                nonlocal crc, size
+                for chunk in chunks:
+                    crc, size = zlib.crc32(chunk, crc), size + len(chunk)
+                    hasher.update(chunk)
+                    yield chunk
+
+            staged = self._write(written())
+        return self._register(DebugFile(relative, size, crc, hasher.hexdigest()), staged, owner)
+
+    def add_deflated(self, build_id: Optional[str], fallback: str, owner: str, member: Deflated) -> DebugFile:
+        """Stage one debug file as the companion wheel's member: a raw deflate stream, made on
+        the threads that strip (reusing the input wheel's compressed blocks where it can)
+        rather than in one pass at the end. Otherwise as :meth:`add`."""
+        relative = self._relative(build_id, fallback, owner)
+        staged = None if self.dry_run else self._write(member.chunks())
+        sha256 = _record.decode_digest(member.digest).hex()
+        return self._register(DebugFile(relative, member.file_size, member.crc, sha256), staged, owner)
+
+    def _relative(self, build_id: Optional[str], fallback: str, owner: str) -> str:
+        relative = relative_path(self.layout, build_id, fallback)
+        normal = posixpath.normpath(relative)
+        if relative.startswith("/") or normal == ".." or normal.startswith("../") or normal != relative:
+            # A debug file never leaves the directory, whatever a tree's or a member's name is.
+            raise DebugStoreError(f"{owner}: its debug file name {relative!r} would leave {self.root}")
+        return relative
+
+    def _write(self, chunks: Iterable[bytes]) -> Path:
+        """A new file in the staging directory holding ``chunks``."""
+        fd, name = tempfile.mkstemp(dir=self._stage_dir())
+        staged = Path(name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for chunk in chunks:
+                    out.write(chunk)
+            os.chmod(staged, 0o644)
+        except OSError as exc:
+            staged.unlink(missing_ok=True)
+            raise DebugStoreError(f"cannot write debug files to {self.root}: {exc.strerror or exc}") from None
+        except BaseException:
+            staged.unlink(missing_ok=True)
+            raise
+        return staged
+
+    def _register(self, file: DebugFile, staged: Optional[Path], owner: str) -> DebugFile:
         with self._lock:
             try:
                 self._check(file, owner)
@@ -131,13 +158,13 @@ class DebugStore:
                 if staged is not None:
                     staged.unlink(missing_ok=True)
                 raise
-            earlier = self._staged.get(relative)
+            earlier = self._staged.get(file.path)
             if earlier is not None:
                 if staged is not None:
                     staged.unlink(missing_ok=True)
                 earlier[2].append(owner)
                 return earlier[0]
-            self._staged[relative] = (file, staged, [owner])
+            self._staged[file.path] = (file, staged, [owner])
         return file
 
     def forget(self, relative: str, owner: str) -> None:

@@ -1,7 +1,8 @@
 """Deflate streams: parallel compression, and reuse of an input member's compressed bytes.
 
 A stripped binary is mostly its original bytes at their original offsets (the allocated
-image), with new headers in front and a short tail. Recompressing hundreds of megabytes of
+image), with new headers in front and a short tail; its debug file is mostly the input's last
+sections (symbol and debug tables), one after the other. Recompressing hundreds of megabytes of
 unchanged image dominates the cost of a rewrite, so while a member is inflated we note where
 its deflate blocks begin (``Z_BLOCK``, through the system zlib via ``ctypes``; without it the
 reuse is simply skipped), and the output stream is spliced from:
@@ -9,7 +10,7 @@ reuse is simply skipped), and the output stream is spliced from:
     deflate(new head) | empty blocks to match bit phase | original blocks | alignment | deflate(new tail)
 
 Deflate blocks may refer back 32 KiB, so the reused run starts at least 32 KiB into a range
-that is identical in input and output, and the tail is compressed with that window as its
+of the input that the output holds in one piece, and the tail is compressed with that window as its
 dictionary. Before it is used, the spliced stream is shown to decode to the intended bytes
 (``check_splice``): the new head and tail are inflated and compared, and the reused middle
 needs no inflating because it decodes as it did in the input (see there for why).
@@ -349,15 +350,17 @@ class _Bits:
 
 @dataclass(frozen=True)
 class Splice:
-    """Reuse the input's compressed bits ``[start.bit, end.bit)`` for output bytes
-    ``[start.offset, end.offset)``, which are the input's bytes at the same offsets."""
+    """Reuse the input's compressed bits ``[start.bit, end.bit)``, which inflate to its bytes
+    ``[start.offset, end.offset)``, where the output holds those bytes (at the same offsets
+    in a stripped binary, earlier in a debug file): offsets are the input's."""
 
     start: Boundary
     end: Boundary
 
 
 def plan_splice(boundaries: list[Boundary], same: tuple[int, int]) -> Optional[Splice]:
-    """The longest reusable run of blocks inside the identical output range ``same``."""
+    """The longest reusable run of blocks inside ``same``: an input range the output holds
+    in one piece."""
     low, high = same
     starts = [b for b in boundaries if b.offset >= low + WINDOW]
     ends = [b for b in boundaries if b.offset <= high]
@@ -502,7 +505,7 @@ def check_splice(
     """Whether ``before + input[first.byte + 1 : last.byte] + after`` inflates to exactly
     ``head + input contents[start.offset:end.offset] + tail``, without inflating the middle.
 
-    ``same`` is the output range that holds the input's bytes at their own offsets, ``first``
+    Offsets are the input's. ``same`` is an input range the output holds in one piece, ``first``
     and ``last`` the input's bytes holding ``start.bit`` and ``end.bit``, ``window`` the 32 KiB
     of contents before ``end.offset``. Returns None when the system zlib cannot do the check
     (the caller then inflates the whole stream), False when the splice is wrong.
@@ -512,18 +515,18 @@ def check_splice(
     (RFC 1951: distances are at most 32768; each block carries its own Huffman codes). So
 
     1. ``before`` is inflated: it must give exactly ``head`` (the output up to
-       ``start.offset``) and reach a block boundary, with no final block, at the very bit
+       the start of the reused bytes) and reach a block boundary, with no final block, at the very bit
        where the input's bits from ``start.bit`` were placed;
     2. from there the decoder reads the input's own bits ``[start.bit, end.bit)``, checked
        here to be in place (the partial bytes at both ends; the whole bytes between them are
        the input's, read from the same member), with the same 32 KiB behind it as when the
-       input was inflated, because ``[same[0], end.offset)`` is input bytes at their own
-       offsets and ``start.offset >= same[0] + WINDOW``. It therefore does what the input's
+       input was inflated, because the output holds ``[same[0], end.offset)`` in one piece
+       and ``start.offset >= same[0] + WINDOW``. It therefore does what the input's
        decoder did, which the indexer saw: produce the contents ``[start.offset,
        end.offset)`` (already checked against the input's CRC and RECORD hash) and stop at a
        non-final block boundary at ``end.bit``;
-    3. ``after`` is inflated from that bit with ``window`` (the output before ``end.offset``,
-       again input bytes in place) as its history: it must give exactly ``tail`` and end the
+    3. ``after`` is inflated from that bit with ``window`` (the 32 KiB before ``end.offset``,
+       which the output holds too) as its history: it must give exactly ``tail`` and end the
        stream in its last byte.
     """
     lib = _ZLIB

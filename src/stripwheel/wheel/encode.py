@@ -1,6 +1,6 @@
 """Encoding rewritten members for the zip: holding a member's contents (memory or a temporary
 file), deflating new bytes on the pool, and reusing the input's compressed blocks for the
-unchanged image of a stripped binary (see ``_deflate``)."""
+bytes a stripped binary or its debug file still has in the input's order (see ``deflate``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import tempfile
 import zlib
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import IO, Optional
+from dataclasses import dataclass
+from typing import IO, Optional, Protocol
 
 from .. import _record, binaries
 from .._blob import Blob
@@ -143,29 +144,51 @@ class Spliced(Encoded):
         return self._stream.chunks()
 
 
-def _identical_run(result: binaries.Stripped) -> tuple[int, int]:
-    """The longest output range made of input bytes at their own offsets."""
-    best = (0, 0)
+class Layout(Protocol):
+    """A rewritten file as pieces of its input: a stripped binary, or its debug file."""
+
+    @property
+    def pieces(self) -> tuple[binaries.Piece, ...]: ...
+
+    @property
+    def size(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class Run:
+    """Output bytes ``[start, end)`` are the input's bytes ``[start + shift, end + shift)``."""
+
+    start: int
+    end: int
+    shift: int
+
+
+def _identical_run(pieces: Iterable[binaries.Piece]) -> Run:
+    """The longest output range made of one run of consecutive input bytes: a stripped
+    binary's image stays at its own offsets (shift 0); a debug file holds the input's last
+    sections, one after the other, earlier in the file."""
+    best = Run(0, 0, 0)
     position = 0
-    run_start: Optional[int] = None
-    for piece in result.pieces:
-        length = piece.length if isinstance(piece, binaries.Copy) else len(piece)
-        if isinstance(piece, binaries.Copy) and piece.offset == position:
-            if run_start is None:
-                run_start = position
-        else:
-            run_start = None
+    current: Optional[Run] = None
+    for piece in pieces:
+        length = binaries.piece_length(piece)
+        if not isinstance(piece, binaries.Copy):
+            current = None
+        elif current is None or piece.offset != position + current.shift:
+            current = Run(position, position, piece.offset - position)
         position += length
-        if run_start is not None and position - run_start > best[1] - best[0]:
-            best = (run_start, position)
+        if current is not None:
+            current = Run(current.start, position, current.shift)
+            if current.end - current.start > best.end - best.start:
+                best = current
     return best
 
 
-def _output_range(blob: Blob, result: binaries.Stripped, start: int, end: int) -> Iterator[bytes]:
-    """Output bytes ``[start, end)`` of a stripped file."""
+def _output_range(blob: Blob, pieces: Iterable[binaries.Piece], start: int, end: int) -> Iterator[bytes]:
+    """Output bytes ``[start, end)`` of a file made of ``pieces``."""
     position = 0
-    for piece in result.pieces:
-        length = piece.length if isinstance(piece, binaries.Copy) else len(piece)
+    for piece in pieces:
+        length = binaries.piece_length(piece)
         low, high = max(start, position), min(end, position + length)
         if low < high:
             if isinstance(piece, binaries.Copy):
@@ -179,20 +202,22 @@ def encode(
     source: WheelSource,
     member: Member,
     blob: Blob,
-    result: binaries.Stripped,
+    result: Layout,
     boundaries: list[deflate.Boundary],
     pool: Optional[ThreadPoolExecutor],
 ) -> Encoded:
-    """Deflate the output, reusing the input's compressed blocks where they still fit."""
-    same = _identical_run(result)
+    """Deflate ``result`` (a file made of pieces of ``member``, read into ``blob``), reusing
+    the member's compressed blocks where its bytes still follow each other."""
+    pieces = result.pieces
+    run = _identical_run(pieces)
+    same = (run.start + run.shift, run.end + run.shift)  # in the input's offsets, as the boundaries are
     splice = deflate.plan_splice(boundaries, same)
     if splice is not None:
         first, last = (b"".join(source.raw(member, bit // 8, 1)) for bit in (splice.start.bit, splice.end.bit))
-        head = b"".join(deflate.deflate_stream(_output_range(blob, result, 0, splice.start.offset), pool, final=False))
+        start, end = splice.start.offset - run.shift, splice.end.offset - run.shift  # in the output's
+        head = b"".join(deflate.deflate_stream(_output_range(blob, pieces, 0, start), pool, final=False))
         window = b"".join(blob.read(splice.end.offset - deflate.WINDOW, deflate.WINDOW))
-        tail = b"".join(
-            deflate.deflate_stream(_output_range(blob, result, splice.end.offset, result.size), pool, window)
-        )
+        tail = b"".join(deflate.deflate_stream(_output_range(blob, pieces, end, result.size), pool, window))
         before, after = deflate.spliced_parts(splice, head, first[0], last[0], tail)
         stream = SplicedStream(source, member, splice, before, after)
         # Checks the new head and tail only; the reused middle provably decodes as it did in
@@ -204,17 +229,17 @@ def encode(
             after,
             first[0],
             last[0],
-            _output_range(blob, result, 0, splice.start.offset),
+            _output_range(blob, pieces, 0, start),
             window,
-            _output_range(blob, result, splice.end.offset, result.size),
+            _output_range(blob, pieces, end, result.size),
         )
         if verdict:
-            return stream.accept(blob.pieces(result))
+            return stream.accept(blob.pieces_of(pieces))
         if verdict is None:
             expected_crc = 0
-            for chunk in blob.pieces(result):
+            for chunk in blob.pieces_of(pieces):
                 expected_crc = zlib.crc32(chunk, expected_crc)
             spliced = stream.check(expected_crc, result.size)
             if spliced is not None:
                 return spliced
-    return Spool(blob.pieces(result), pool)
+    return Spool(blob.pieces_of(pieces), pool)

@@ -9,7 +9,7 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Optional
 
@@ -21,6 +21,7 @@ from .._errors import WheelError
 from .._plan import MIN_BINARY, Entry, Plan, Step, Wheel, plan
 from .._pool import WORKERS, Progress
 from .._report import BinaryReport, WheelReport
+from ..binaries.elf_debug import DebugParts
 from ..debug.companion import Companion, plan_companion, write_companion
 from ..debug.split import Target, debug_fields, debug_store, split_debug_notes
 from ..debug.store import beside
@@ -131,6 +132,13 @@ class _Run:
             else:
                 where = f"{self.source.label[: -len('.whl')]}/{member.name}.debug"
             target = Target(self.debug, where, f"{self.source.label}: {member.name}")
+            if self.companion is not None and not self.debug.dry_run:
+                # The companion's member, deflated now, reusing the input's compressed blocks
+                # where the debug file holds the input's bytes in their order (its last sections).
+                def deflated(parts: DebugParts) -> Encoded:
+                    return encode(self.source, member, blob, parts, boundaries, self.deflating)
+
+                target = replace(target, deflate=deflated)
         try:
             done = _transform.strip_binary(fmt, blob, self.config, target)
             result = done.result
