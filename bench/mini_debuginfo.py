@@ -1,12 +1,14 @@
-"""What ``--mini-debuginfo`` costs on torch: time, peak RSS and ``.gnu_debugdata`` sizes,
-this checkout against another (the "before"), side by side in one run.
+"""What keeping debuggability costs on torch: ``--mini-debuginfo`` (time, peak RSS and
+``.gnu_debugdata`` sizes) and the companion debug wheel (time), this checkout against another
+(the "before"), side by side in one run.
 
 Per repetition, alternated, each run a child process in a fresh directory under
 ``bench/_work/mini-debuginfo/``, for each source tree (``--base`` first when given):
 
 * plain: ``python -m stripwheel strip -w OUT WHEEL --json``;
 * split+mini: the same with ``--split-debug DIR --mini-debuginfo``;
-* mini: the same with ``--mini-debuginfo`` alone.
+* mini: the same with ``--mini-debuginfo`` alone;
+* wheel: the same with ``--split-debug DIR --split-debug-layout wheel`` (the companion).
 
 The children run with ``PYTHONPATH`` set to the tree's ``src``. Printed: every run, then per
 tree and variant the median wall time, its ratio to the same tree's plain median (with the
@@ -39,10 +41,11 @@ import _common as core
 HERE = Path(__file__).resolve().parent
 SCRATCH = core.WORK / "mini-debuginfo"
 TORCH = "torch==2.13.0"
-VARIANTS = ("plain", "split+mini", "mini")
+VARIANTS = ("plain", "split+mini", "mini", "wheel")
 #: Targets of the change measured here, against the same tree's plain strip.
 TIME_TARGET = 1.3
 RSS_TARGET = 2.0
+WHEEL_TARGET = 1.2
 
 
 def torch_wheel() -> Path:
@@ -59,6 +62,8 @@ def torch_wheel() -> Path:
 def options(variant: str, work: Path) -> list[str]:
     if variant == "split+mini":
         return ["--split-debug", str(work / "debug"), "--mini-debuginfo"]
+    if variant == "wheel":
+        return ["--split-debug", str(work / "debug"), "--split-debug-layout", "wheel"]
     return ["--mini-debuginfo"] if variant == "mini" else []
 
 
@@ -134,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
             if variant == "split+mini":
                 met = median / plain_s <= TIME_TARGET and peak / plain_rss <= RSS_TARGET
                 target = f"≤ {TIME_TARGET}× time, ≤ {RSS_TARGET}× RSS: {'met' if met else '**not met**'}"
+            elif variant == "wheel":
+                met = median / plain_s <= WHEEL_TARGET
+                target = f"≤ {WHEEL_TARGET}× time: {'met' if met else '**not met**'}"
             print(
                 f"| {tree} | {variant} | {median:.2f} | {median / plain_s:.2f}× ({min(per):.2f}–{max(per):.2f}) | "
                 f"{statistics.median(cpu[key]):.1f} | "
