@@ -41,21 +41,25 @@ MIN_REUSE = 128 << 10
 READ_AHEAD_FROM = 64 << 20
 
 
-def deflate(data: bytes, window: bytes = b"", final: bool = True) -> bytes:
+def deflate(data: bytes, window: bytes = b"", final: bool = True, level: int = LEVEL) -> bytes:
     """One piece of a raw deflate stream; pieces joined in order form one valid stream.
 
     A piece is primed with the previous 32 KiB, so back-references work across pieces,
     and ends on a byte boundary (``Z_SYNC_FLUSH``) unless it is the last (``Z_FINISH``).
     """
     if window:
-        compressor = zlib.compressobj(LEVEL, zlib.DEFLATED, -15, zdict=window)
+        compressor = zlib.compressobj(level, zlib.DEFLATED, -15, zdict=window)
     else:
-        compressor = zlib.compressobj(LEVEL, zlib.DEFLATED, -15)
+        compressor = zlib.compressobj(level, zlib.DEFLATED, -15)
     return compressor.compress(data) + compressor.flush(zlib.Z_FINISH if final else zlib.Z_SYNC_FLUSH)
 
 
 def deflate_stream(
-    chunks: Iterable[bytes], pool: Optional[ThreadPoolExecutor], window: bytes = b"", final: bool = True
+    chunks: Iterable[bytes],
+    pool: Optional[ThreadPoolExecutor],
+    window: bytes = b"",
+    final: bool = True,
+    level: int = LEVEL,
 ) -> Iterator[bytes]:
     """Compress ``chunks`` as one raw deflate stream, ``CHUNK`` bytes per task on ``pool``;
     with ``final=False`` the stream stays open, ending on a byte boundary."""
@@ -67,9 +71,9 @@ def deflate_stream(
         nonlocal window
         if pool is None or len(data) < CHUNK:
             future: Future[bytes] = Future()
-            future.set_result(deflate(data, window, final))
+            future.set_result(deflate(data, window, final, level))
         else:
-            future = pool.submit(deflate, data, window, final)
+            future = pool.submit(deflate, data, window, final, level)
         pending.append(future)
         window = (window + data)[-WINDOW:] if len(data) < WINDOW else data[-WINDOW:]
 

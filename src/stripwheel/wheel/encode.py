@@ -42,7 +42,7 @@ class Encoded:
 class Spool(Encoded):
     """Freshly deflated output, spooled to a temporary file when large."""
 
-    def __init__(self, chunks: Iterable[bytes], pool: Optional[ThreadPoolExecutor]) -> None:
+    def __init__(self, chunks: Iterable[bytes], pool: Optional[ThreadPoolExecutor], level: int = deflate.LEVEL) -> None:
         self._file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=IN_MEMORY)
         self.crc = self.file_size = self.compress_size = 0
         hasher = hashlib.sha256()
@@ -54,7 +54,7 @@ class Spool(Encoded):
                 self.file_size += len(chunk)
                 yield chunk
 
-        for data in deflate.deflate_stream(hashed(), pool):
+        for data in deflate.deflate_stream(hashed(), pool, level=level):
             self._file.write(data)
             self.compress_size += len(data)
         self.digest = _record.encode_digest(hasher.digest())
@@ -205,9 +205,11 @@ def encode(
     result: Layout,
     boundaries: list[deflate.Boundary],
     pool: Optional[ThreadPoolExecutor],
+    level: int = deflate.LEVEL,
 ) -> Encoded:
     """Deflate ``result`` (a file made of pieces of ``member``, read into ``blob``), reusing
-    the member's compressed blocks where its bytes still follow each other."""
+    the member's compressed blocks where its bytes still follow each other; new bytes at
+    ``level``."""
     pieces = result.pieces
     run = _identical_run(pieces)
     same = (run.start + run.shift, run.end + run.shift)  # in the input's offsets, as the boundaries are
@@ -215,9 +217,11 @@ def encode(
     if splice is not None:
         first, last = (b"".join(source.raw(member, bit // 8, 1)) for bit in (splice.start.bit, splice.end.bit))
         start, end = splice.start.offset - run.shift, splice.end.offset - run.shift  # in the output's
-        head = b"".join(deflate.deflate_stream(_output_range(blob, pieces, 0, start), pool, final=False))
+        head = b"".join(deflate.deflate_stream(_output_range(blob, pieces, 0, start), pool, final=False, level=level))
         window = b"".join(blob.read(splice.end.offset - deflate.WINDOW, deflate.WINDOW))
-        tail = b"".join(deflate.deflate_stream(_output_range(blob, pieces, end, result.size), pool, window))
+        tail = b"".join(
+            deflate.deflate_stream(_output_range(blob, pieces, end, result.size), pool, window, level=level)
+        )
         before, after = deflate.spliced_parts(splice, head, first[0], last[0], tail)
         stream = SplicedStream(source, member, splice, before, after)
         # Checks the new head and tail only; the reused middle provably decodes as it did in
@@ -242,4 +246,4 @@ def encode(
             spliced = stream.check(expected_crc, result.size)
             if spliced is not None:
                 return spliced
-    return Spool(blob.pieces_of(pieces), pool)
+    return Spool(blob.pieces_of(pieces), pool, level)

@@ -22,7 +22,7 @@ from .._plan import MIN_BINARY, Entry, Plan, Step, Wheel, plan
 from .._pool import WORKERS, Progress
 from .._report import BinaryReport, WheelReport
 from ..binaries.elf_debug import DebugParts
-from ..debug.companion import Companion, plan_companion, write_companion
+from ..debug.companion import COMPANION_LEVEL, Companion, plan_companion, write_companion
 from ..debug.split import Target, debug_fields, debug_store, split_debug_notes
 from ..debug.store import beside
 from . import compile, deflate
@@ -136,7 +136,7 @@ class _Run:
                 # The companion's member, deflated now, reusing the input's compressed blocks
                 # where the debug file holds the input's bytes in their order (its last sections).
                 def deflated(parts: DebugParts) -> Encoded:
-                    return encode(self.source, member, blob, parts, boundaries, self.deflating)
+                    return encode(self.source, member, blob, parts, boundaries, self.deflating, COMPANION_LEVEL)
 
                 target = replace(target, deflate=deflated)
         try:
