@@ -525,8 +525,9 @@ def backtrace_program(request: pytest.FixtureRequest, tmp_path_factory: pytest.T
 
 def mini_strip(binary: Path, out: Path, monkeypatch: pytest.MonkeyPatch, parts: str) -> bytes:
     """``binary`` stripped with --mini-debuginfo (in this process) to ``out``; its payload.
-    ``parts`` "many": the string table is compressed on threads in several parts even though
-    it is small, so that the parts' joint (dictionary resets inside one LZMA2 block) is read."""
+    ``parts`` "many": the names are sorted and compressed on threads in batches of 256 bytes
+    even though they are few, so that each batch's offsets and the joints between batches
+    (dictionary resets inside one LZMA2 block) are read."""
     if parts == "many":
         monkeypatch.setattr(elf_debug, "PARALLEL_FROM", 0)
         monkeypatch.setattr(elf_debug, "PART_SIZE", 256)
