@@ -714,7 +714,7 @@ def test_lzma2_parts_join_into_one_xz_block(tmp_path: Path) -> None:
 
 def test_names_at_reads_names_across_windows(monkeypatch: pytest.MonkeyPatch) -> None:
     """Names at string starts, inside a string (a shared suffix), at a NUL, past the end, a
-    last name without its NUL, names longer than the window, and a replaced name."""
+    last name without its NUL, names longer than the window; a window at a time."""
     monkeypatch.setattr(elf_debug, "NAMES_WINDOW", 8)
     table = b"\0alpha\0" + b"b" * 30 + b"\0gamma\0\0delta_epsilon\0last"
     start = 5
@@ -727,13 +727,45 @@ def test_names_at_reads_names_across_windows(monkeypatch: pytest.MonkeyPatch) ->
     offsets = sorted({0, 1, 3, 6, 7, 20, 38, 44, 45, 46, 52, 59, 60, 62, len(table) - 1, len(table), len(table) + 9})
     assert elf_debug._names_at(data, sec, offsets) == [spelled(o) for o in offsets]
     only_starts = [1, 7, 38, 45, 59]
-    assert elf_debug._names_at(data, sec, only_starts, {b"gamma": b""}) == [
+    windows = list(elf_debug._names_in_windows(data, sec, only_starts))
+    assert len(windows) > 1 and [n for w in windows for n in w] == [
         b"alpha",
         b"b" * 30,
-        b"",
+        b"gamma",
         b"delta_epsilon",
         b"last",
     ]
+
+
+def test_the_renamer_sorts_and_compresses_batch_by_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Names come a window at a time; each batch of PART_SIZE bytes is sorted, kept names (not
+    b"", not unkept) get their offsets in the new table, once each, and the batches, joined
+    after one NUL, decompress to exactly the table those offsets point into."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setattr(elf_debug, "PART_SIZE", 12)
+    monkeypatch.setattr(elf_debug, "PARALLEL_FROM", 0)
+    windows = [[b"zeta", b"alpha", b""], [b"exported", b"mu", b"alpha"], [b"beta"], [b"kappa", b"delta"]]
+    with ThreadPoolExecutor(2) as pool:
+        renamer = elf_debug._Renamer(frozenset({b"exported"}), pool)
+        for window in windows:
+            renamer.add(window)
+        names = renamer.finish()
+        parts = [part.result() for part in renamer.parts]
+    assert len(parts) > 1 and names.names == []
+    batches = [lzma.decompress(p.lzma2 + b"\0", format=lzma.FORMAT_RAW, filters=elf_debug._FILTERS) for p in parts]
+    table = b"".join(batches)
+    assert len(table) == len(names) and table[:1] == b"\0"
+    for batch in batches:
+        kept = batch.strip(b"\0").split(b"\0")
+        assert kept == sorted(set(kept))  # sorted, each once
+    spelled = [name for window in windows for name in window]
+    for name, at in zip(spelled, renamer.new_at):
+        if name in (b"", b"exported"):
+            assert at == 0
+        else:
+            assert table[at:].split(b"\0", 1)[0] == name and table[at - 1] == 0
+    assert table.count(b"\0alpha\0") == 2  # spelled in two batches: once in each
 
 
 def test_read_of_a_mapping_gives_the_bytes_and_keeps_private_changes(tmp_path: Path) -> None:

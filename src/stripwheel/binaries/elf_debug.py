@@ -373,15 +373,10 @@ def _gather(symbols: bytes, size: int, picked: array[int]) -> bytearray:
     return table
 
 
-def _names_at(
-    data: Buffer, strtab: _Section, offsets: Sequence[int], replace: Mapping[bytes, bytes] | None = None
-) -> list[bytes]:
+def _names_at(data: Buffer, strtab: _Section, offsets: Sequence[int]) -> list[bytes]:
     """The NUL-terminated string at each of the ascending ``offsets`` of ``strtab`` (past its
-    end: b""); a string in ``replace`` is replaced."""
-    names: list[bytes] = []
-    for found in _names_in_windows(data, strtab, offsets):
-        names += found if replace is None else map(replace.get, found, found)
-    return names
+    end: b"")."""
+    return [name for found in _names_in_windows(data, strtab, offsets) for name in found]
 
 
 def _names_in_windows(data: Buffer, strtab: _Section, offsets: Sequence[int]) -> Iterator[list[bytes]]:
