@@ -122,9 +122,9 @@ _BLOCK_HEADER = _SAMPLE[12 : 12 + (_SAMPLE[12] + 1) * 4]
 PART_SIZE = 4 << 20
 #: Names of fewer bytes than this are compressed with the rest of the image, in one stream.
 PARALLEL_FROM = 1 << 20
-#: Threads compressing batches of names, and joined batches waiting for them at most.
-COMPRESSORS = 2
-WAITING = 1
+#: Batches of names being compressed at once, each on a thread of its own, at most: the next
+#: batch is read and sorted meanwhile, then waits for the oldest (two would cost 8 MiB more).
+IN_FLIGHT = 1
 #: Bytes of the string table read at once while its names are picked out. A window that
 #: stays in a core's cache while it is split and its names picked: 4 MiB cost libtorch_cpu
 #: about 50 ms more CPU.
@@ -183,7 +183,7 @@ def mini_debuginfo(data: Buffer) -> Optional[bytes]:
     ranks = array("I", map(bisect.bisect_left, repeat(distinct), name_offsets))
     offsets = array("I", distinct)
     del distinct, name_offsets
-    with ThreadPoolExecutor(COMPRESSORS) as pool:
+    with ThreadPoolExecutor(IN_FLIGHT) as pool:
         renamer = _Renamer(frozenset(_dynamic_names(elf)), pool)
         for spelled in _names_in_windows(elf.data, elf.sections[symtab.link], offsets):
             renamer.add(spelled)
@@ -244,8 +244,8 @@ class _Renamer:
             return
         joined = (b"" if self.parts else b"\0") + b"\0".join(self._sorted) + b"\0"
         self._sorted = []
-        if len(self.parts) >= WAITING:
-            self.parts[-WAITING].result()  # bounded memory: few joined batches wait for a thread
+        if len(self.parts) >= IN_FLIGHT:
+            self.parts[-IN_FLIGHT].result()  # bounded memory: few joined batches at once
         self.parts.append(self.pool.submit(_lzma2, [joined]))
 
 
