@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 from .. import _record
-from .._durable import fsync_dir, fsync_path, remove_leftovers, syncfs, temp_name
+from .._durable import fsync_dir, fsync_path, remove_leftovers, start_writeback, syncfs, temp_name
 from .._errors import StripwheelError
 
 if TYPE_CHECKING:
@@ -141,6 +141,11 @@ class DebugStore:
             with os.fdopen(fd, "wb") as out:
                 for chunk in chunks:
                     out.write(chunk)
+                if self.layout != "wheel":
+                    # Put in place as it is: its data goes to disk now, while the run goes on,
+                    # rather than all of the files' at the sync before they are renamed.
+                    out.flush()
+                    start_writeback(out.fileno())
             os.chmod(staged, 0o644)
         except OSError as exc:
             staged.unlink(missing_ok=True)
