@@ -574,6 +574,43 @@ def test_killed_and_interrupted_runs_then_a_rerun_leave_the_venv_whole(
         shutil.rmtree(venv)
 
 
+@pytest.mark.parametrize("installer", ["pip", "uv"])
+def test_an_installed_file_run_bare_keeps_its_record_row_true(installer: str, venvs: Venvs, tmp_path: Path) -> None:
+    """``strip SITE/pkga/_m0.so`` and ``strip SITE/pkga.libs/big0.so``, one file each, not the
+    tree: the rows naming them in pkga's RECORD (in the site directory above) get the new hash
+    and size, and nothing else of any RECORD changes; ``--dry-run`` and ``-o`` change no RECORD;
+    a file that no RECORD lists is stripped with none touched; uv's cache keeps its bytes."""
+    venv = venvs.make(installer, tmp_path / "venv")
+    site = site_of(venv)
+    cache_before = snapshot(venvs.uv_cache) if installer == "uv" else {}
+    stray = site / "pkga" / f"stray{SUFFIX}"
+    shutil.copyfile(site / "pkgb" / f"_m1{SUFFIX}", stray)  # a copy: its own inode, in no RECORD
+    records = {p: p.read_bytes() for p in site.glob("*.dist-info/RECORD")}
+    ext, (lib,) = site / "pkga" / f"_m0{SUFFIX}", list(site.glob("pkga.libs/*.so"))
+    for args in (("--dry-run", ext), (ext, "-o", tmp_path / "out.so"), (stray,)):
+        proc = sw("strip", *args)
+        assert proc.returncode == 0, proc.stderr
+        assert "RECORD updated" not in proc.stderr, proc.stderr
+    assert {p: p.read_bytes() for p in records} == records
+    sizes = {ext: ext.stat().st_size, lib: lib.stat().st_size}
+    for path in (ext, lib):
+        proc = sw("strip", path)
+        assert proc.returncode == 0, proc.stderr
+        assert f"RECORD updated: {site / 'pkga-1.0.dist-info' / 'RECORD'}" in proc.stderr, proc.stderr
+        assert path.stat().st_size < sizes[path]
+    assert record_problems(venv) == []
+    record = site / "pkga-1.0.dist-info" / "RECORD"
+    assert [p for p in records if p.read_bytes() != records[p]] == [record]
+    old, new = records[record].decode().splitlines(), record.read_text().splitlines()
+    moved = {f"pkga/_m0{SUFFIX}", f"pkga.libs/{lib.name}"}
+    assert [line for line in old if line.split(",")[0] not in moved] == [
+        line for line in new if line.split(",")[0] not in moved
+    ]
+    check_venv(venv)
+    if installer == "uv":
+        assert snapshot(venvs.uv_cache) == cache_before, "uv's cache changed"
+
+
 # --- 14. concurrent runs
 
 

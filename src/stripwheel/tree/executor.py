@@ -34,7 +34,7 @@ from .._pool import WORKERS, Progress
 from .._report import BinaryReport, BinaryView, TreeInspectReport, TreeReport
 from ..debug.split import Target, debug_store, split_debug_notes
 from ..debug.store import DebugStoreError, beside
-from .record import Change, Records
+from .record import BareRecords, Change, Records
 from .walk import READ_FLAGS, Identity, TreeFile, TreeSource
 from .writer import FileError, PartlyReplaced, Prepared, commit, discard, prepare
 
@@ -137,7 +137,12 @@ class _TreeRun:
         self.bare = source.single is not None
         self.files = source.files()
         self.by_path = {f.path: f for f in self.files}
-        self.records = Records(self.root, self.files, source.links) if not self.bare else None
+        self.records: Optional[Records | BareRecords] = None
+        if not self.bare:
+            self.records = Records(self.root, self.files, source.links)
+        elif output is None and self.files:
+            # An installed file run bare: its rows in the site's RECORDs stay true too.
+            self.records = BareRecords.find(Path(os.path.abspath(self.root / self.files[0].path)), self.files[0])
         self.debug = debug_store(config, dry_run)
         name = source.single or os.path.basename(os.path.abspath(self.root)) or "root"
         #: where a binary without build-id gets its debug file in the store

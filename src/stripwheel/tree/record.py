@@ -11,7 +11,7 @@ import fcntl
 import io
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -75,12 +75,15 @@ def split_records(text: str) -> Iterator[tuple[str, list[str]]]:
 class Records:
     """Every installed RECORD of a tree, parsed once."""
 
-    def __init__(self, root: Path, files: list[TreeFile], links: list[str]) -> None:
+    def __init__(self, root: Path, files: list[TreeFile], links: list[str], others: Sequence[str] = ()) -> None:
+        """``others``: RECORDs to read besides those among ``files`` and ``links``."""
         self.root = root
         self._paths = {p for f in files for p in f.paths}
         self.records: list[Installed] = []
         for relative in sorted([p for p in self._paths if is_record(p)] + [p for p in links if is_record(p)]):
             self.records.append(self._read(relative, relative in links))
+        for relative in others:
+            self.records.append(self._read(relative, os.path.islink(root / relative)))
         #: file path -> the RECORDs listing it
         self._listing: dict[str, list[Installed]] = {}
         for record in self.records:
@@ -195,6 +198,50 @@ class Records:
             rows = "the row of" if len(stale) == 1 else f"{len(stale)} rows, of"
             warnings.append(f"{path}: {rows} {named}, did not match the files; they now say what the files hold")
         return touched
+
+
+class BareRecords:
+    """The RECORD rows of one installed file run bare (``stripwheel strip
+    venv/lib/python3.12/site-packages/pkg/_ext.so``): those of the RECORDs in the site directory
+    above it, the nearest directory holding ``*.dist-info``. Answers as :class:`Records` does
+    for the run, a tree of one rooted at the file's own directory."""
+
+    def __init__(self, records: Records, file: TreeFile) -> None:
+        self._records = records
+        self._file = file
+
+    @classmethod
+    def find(cls, path: Path, file: TreeFile) -> Optional[BareRecords]:
+        """Those of the file at ``path`` (absolute; ``file`` as the run walked it), or None
+        when no RECORD of the nearest site directory lists it."""
+        for site in path.parents:
+            try:
+                infos = sorted(name for name in os.listdir(site) if name.endswith(".dist-info"))
+            except OSError:
+                return None
+            if infos:
+                relative = os.path.relpath(path, site).replace(os.sep, "/")
+                there = TreeFile(relative, file.identity, file.links)
+                records = Records(site, [there], [], [f"{info}/RECORD" for info in infos])
+                return cls(records, there) if records.listed(there) else None
+        return None
+
+    def listed(self, file: TreeFile) -> bool:
+        return self._records.listed(self._file)
+
+    def blocked(self, file: TreeFile) -> Optional[str]:
+        return self._records.blocked(self._file)
+
+    def stale(self, file: TreeFile) -> bool:
+        return self._records.stale(self._file)
+
+    def update(self, changes: dict[str, Change]) -> tuple[list[str], list[str], list[str]]:
+        """As :meth:`Records.update`; the RECORDs rewritten are named by their full paths."""
+        if not changes:
+            return [], [], []
+        (change,) = set(changes.values())  # the file, by its one name in the run
+        touched, errors, warnings = self._records.update({self._file.path: change})
+        return [str(self._records.root / t) for t in touched], errors, warnings
 
 
 def _row(name: str, change: Change) -> str:
