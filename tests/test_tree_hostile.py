@@ -611,6 +611,26 @@ def test_an_installed_file_run_bare_keeps_its_record_row_true(installer: str, ve
         assert snapshot(venvs.uv_cache) == cache_before, "uv's cache changed"
 
 
+def test_a_script_run_bare_keeps_its_record_row_true(native: Native, tmp_path: Path) -> None:
+    """A binary a wheel installs as a script (``.data/scripts``: ``venv/bin/tool``) is listed by
+    the RECORD in site-packages with a path that climbs (``../../../bin/tool``): ``strip
+    venv/bin/tool`` brings that row up to date too, and the tool still runs."""
+    tool = native.exe()
+    files: dict[str, _wheels.Data] = {"tooling/__init__.py": "", "tooling-1.0.data/scripts/tool": tool.read_bytes()}
+    modes = {"tooling-1.0.data/scripts/tool": 0o755}
+    wheel = _wheels.pack(tmp_path / "dist", files, name="tooling", tag=WHEEL_TAG, purelib=False, modes=modes)
+    venv = tmp_path / "venv"
+    run(sys.executable, "-m", "venv", "--without-pip", venv)
+    run(sys.executable, "-m", "pip", "--python", venv / "bin" / "python", "install", "-q", "--no-index", wheel)
+    installed = venv / "bin" / "tool"
+    size = installed.stat().st_size
+    proc = sw("strip", installed)
+    assert proc.returncode == 0, proc.stderr
+    assert "RECORD updated" in proc.stderr and installed.stat().st_size < size, proc.stderr
+    assert record_problems(venv) == []
+    assert run(installed).returncode == 0
+
+
 # --- 14. concurrent runs
 
 

@@ -213,17 +213,19 @@ class BareRecords:
     @classmethod
     def find(cls, path: Path, file: TreeFile) -> Optional[BareRecords]:
         """Those of the file at ``path`` (absolute; ``file`` as the run walked it), or None
-        when no RECORD of the nearest site directory lists it."""
-        for site in path.parents:
-            try:
-                infos = sorted(name for name in os.listdir(site) if name.endswith(".dist-info"))
-            except OSError:
-                return None
-            if infos:
-                relative = os.path.relpath(path, site).replace(os.sep, "/")
-                there = TreeFile(relative, file.identity, file.links)
-                records = Records(site, [there], [], [f"{info}/RECORD" for info in infos])
-                return cls(records, there) if records.listed(there) else None
+        when no RECORD lists it. A script (``<env>/bin/tool``, a wheel's ``.data/scripts``) is
+        listed by the site directories of its environment, ``<env>/lib*/python*/site-packages``,
+        with a path that climbs (``../../../bin/tool``)."""
+        nearest = next((site for site in path.parents if _dist_infos(site)), None)
+        sites = [] if nearest is None else [nearest]
+        if path.parent.name == "bin":
+            sites += sorted(path.parent.parent.glob("lib*/python*/site-packages"))
+        for site in sites:
+            relative = os.path.relpath(path, site).replace(os.sep, "/")
+            there = TreeFile(relative, file.identity, file.links)
+            records = Records(site, [there], [], [f"{info}/RECORD" for info in _dist_infos(site)])
+            if records.listed(there):
+                return cls(records, there)
         return None
 
     def listed(self, file: TreeFile) -> bool:
@@ -242,6 +244,13 @@ class BareRecords:
         (change,) = set(changes.values())  # the file, by its one name in the run
         touched, errors, warnings = self._records.update({self._file.path: change})
         return [str(self._records.root / t) for t in touched], errors, warnings
+
+
+def _dist_infos(directory: Path) -> list[str]:
+    try:
+        return sorted(name for name in os.listdir(directory) if name.endswith(".dist-info"))
+    except OSError:
+        return []
 
 
 def _row(name: str, change: Change) -> str:
