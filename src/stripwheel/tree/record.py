@@ -1,7 +1,8 @@
-"""The installed RECORDs of a tree: read once, which file each row names (through symlinks too),
-which RECORDs cannot be rewritten (their files are then not stripped), and the rows of changed
-files brought up to date under a lock, durably, the RECORD keeping its owner, mode and
-extended attributes; every other line stays as it was, byte for byte."""
+"""The installed RECORDs of a tree, or of the environment a file run bare belongs to: read once,
+which file each row names (through symlinks too), which RECORDs cannot be rewritten (their
+files are then not stripped), and the rows of changed files brought up to date under a lock,
+durably, the RECORD keeping its owner, mode and extended attributes; every other line stays as
+it was, byte for byte."""
 
 from __future__ import annotations
 
@@ -241,7 +242,7 @@ class BareRecords:
         """As :meth:`Records.update`; the RECORDs rewritten are named by their full paths."""
         if not changes:
             return [], [], []
-        (change,) = set(changes.values())  # the file, by its one name in the run
+        change = next(iter(changes.values()))  # the file, by its one name in the run
         touched, errors, warnings = self._records.update({self._file.path: change})
         return [str(self._records.root / t) for t in touched], errors, warnings
 
