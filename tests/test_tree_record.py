@@ -1,6 +1,7 @@
 """Installed RECORDs: rows found by path (climbing ``../``, through symlinks, names holding
 ``\\x0c`` or a newline), only changed rows rewritten and every other line kept byte for byte,
-RECORDs that cannot be rewritten named, the RECORD's owner, mode and xattrs kept."""
+RECORDs that cannot be rewritten named, the RECORD's owner, mode and xattrs kept; the rows of a
+file run bare found in its environment."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from stripwheel._record import encode_digest
-from stripwheel.tree.record import Change, Records, split_records
-from stripwheel.tree.walk import TreeSource
+from stripwheel.tree.record import BareRecords, Change, Records, split_records
+from stripwheel.tree.walk import Identity, TreeFile, TreeSource
 
 
 def digest(data: bytes) -> str:
@@ -165,3 +166,42 @@ def test_the_record_keeps_its_mode_owner_and_xattrs(tmp_path: Path) -> None:
     if os.geteuid() == 0:
         assert (st.st_uid, st.st_gid) == (1234, 1234)
     assert sorted(p.name for p in record.parent.iterdir()) == ["RECORD"]
+
+
+def bare(path: Path) -> TreeFile:
+    """``path`` as a bare-file run walks it: its name, in its own directory."""
+    st = os.stat(path)
+    return TreeFile(path.name, Identity.of(st), st.st_nlink)
+
+
+def test_a_file_run_bare_finds_its_rows_in_the_environment(tmp_path: Path) -> None:
+    """A file in site-packages has its rows in the RECORDs of the nearest directory above it
+    holding ``*.dist-info``; a script in ``<env>/bin`` in those of ``<env>/lib/python*/
+    site-packages`` (``../../../bin/tool``). Only its row changes, and the RECORD rewritten is
+    named by its full path; a file no RECORD lists has none."""
+    site = tmp_path / "lib" / "python3.12" / "site-packages"
+    (site / "pkg-1.0.dist-info").mkdir(parents=True)
+    (site / "pkg").mkdir()
+    (tmp_path / "bin").mkdir()
+    for path in (site / "pkg" / "lib.so", tmp_path / "bin" / "tool", site / "pkg" / "stray.so"):
+        path.write_bytes(OLD)
+    text = (
+        f"pkg/__init__.py,sha256=abc,3\npkg/lib.so,sha256={digest(OLD)},1008\n"
+        f"../../../bin/tool,sha256={digest(OLD)},1008\npkg-1.0.dist-info/RECORD,,\n"
+    )
+    record = site / "pkg-1.0.dist-info" / "RECORD"
+    record.write_text(text)
+    assert BareRecords.find(site / "pkg" / "stray.so", bare(site / "pkg" / "stray.so")) is None
+    elsewhere = tmp_path / "elsewhere" / "x.so"
+    elsewhere.parent.mkdir()
+    elsewhere.write_bytes(OLD)
+    assert BareRecords.find(elsewhere, bare(elsewhere)) is None
+    change = Change(digest(NEW), 10, 1008)
+    for path, row in ((site / "pkg" / "lib.so", "pkg/lib.so"), (tmp_path / "bin" / "tool", "../../../bin/tool")):
+        file = bare(path)
+        found = BareRecords.find(path, file)
+        assert found is not None and found.listed(file) and not found.stale(file) and found.blocked(file) is None
+        before = record.read_text()
+        assert found.update({file.path: change}) == ([str(record)], [], [])
+        old_row, new_row = f"{row},sha256={digest(OLD)},1008\n", f"{row},sha256={digest(NEW)},10\n"
+        assert record.read_text() == before.replace(old_row, new_row)
