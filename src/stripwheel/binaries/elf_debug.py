@@ -233,10 +233,10 @@ class _Renamer:
     def _rename(self) -> None:
         spelled, self._batch, self._batch_size = self._batch, [], 0
         kept = sorted(set(spelled) - self.unkept)
-        offsets = accumulate(map((1).__add__, map(len, kept)), initial=self.size)
-        where = dict(zip(kept, offsets))
+        offsets = list(accumulate(map((1).__add__, map(len, kept)), initial=self.size))
+        where = dict(zip(kept, offsets))  # the last offset is past the batch: the table's new size
         self.new_at.extend(map(where.get, spelled, repeat(0)))
-        self.size += sum(map(len, kept)) + len(kept)
+        self.size = offsets[-1]
         self._sorted += kept
 
     def _compress(self) -> None:

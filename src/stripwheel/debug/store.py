@@ -99,21 +99,20 @@ class DebugStore:
         another binary or already in place, is an error naming both."""
         relative = self._relative(build_id, fallback, owner)
         crc, size, hasher = 0, 0, hashlib.sha256()
-        staged: Optional[Path] = None
-        if self.dry_run:
+
+        def summed() -> Iterator[bytes]:
+            nonlocal crc, size
             for chunk in chunks:
                 crc, size = zlib.crc32(chunk, crc), size + len(chunk)
                 hasher.update(chunk)
+                yield chunk
+
+        staged: Optional[Path] = None
+        if self.dry_run:
+            for _ in summed():
+                pass
         else:
-
-            def written() -> Iterator[bytes]:
-                nonlocal crc, size
-                for chunk in chunks:
-                    crc, size = zlib.crc32(chunk, crc), size + len(chunk)
-                    hasher.update(chunk)
-                    yield chunk
-
-            staged = self._write(written())
+            staged = self._write(summed())
         return self._register(DebugFile(relative, size, crc, hasher.hexdigest()), staged, owner)
 
     def add_deflated(self, build_id: Optional[str], fallback: str, owner: str, member: Deflated) -> DebugFile:

@@ -217,14 +217,17 @@ class BareRecords:
         when no RECORD lists it. A script (``<env>/bin/tool``, a wheel's ``.data/scripts``) is
         listed by the site directories of its environment, ``<env>/lib*/python*/site-packages``,
         with a path that climbs (``../../../bin/tool``)."""
-        nearest = next((site for site in path.parents if _dist_infos(site)), None)
+        listed = ((site, _dist_infos(site)) for site in path.parents)
+        nearest = next(((site, infos) for site, infos in listed if infos), None)
         sites = [] if nearest is None else [nearest]
         if path.parent.name == "bin":
-            sites += sorted(path.parent.parent.glob("lib*/python*/site-packages"))
-        for site in sites:
+            sites += [
+                (site, _dist_infos(site)) for site in sorted(path.parent.parent.glob("lib*/python*/site-packages"))
+            ]
+        for site, infos in sites:
             relative = os.path.relpath(path, site).replace(os.sep, "/")
             there = TreeFile(relative, file.identity, file.links)
-            records = Records(site, [there], [], [f"{info}/RECORD" for info in _dist_infos(site)])
+            records = Records(site, [there], [], [f"{info}/RECORD" for info in infos])
             if records.listed(there):
                 return cls(records, there)
         return None
