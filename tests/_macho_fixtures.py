@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 CLANG = "clang-19"
+DSYMUTIL = "dsymutil-19"
 LD = "ld64.lld-19"
 LIPO = "llvm-lipo-19"
 NM = "llvm-nm-19"
@@ -145,6 +146,19 @@ def build_all(root: Path) -> dict[str, Path]:
     )
     out["universal2.so"] = root / "universal2.so"
     return out
+
+
+def dsym(binary: Path, dest: Path) -> Path:
+    """``dsymutil``'s ``<name>.dSYM`` bundle of ``binary``, made in ``dest``: it links the DWARF
+    of the objects the binary's debug map names (still where ``build_all`` compiled them)."""
+    bundle = dest / f"{binary.name}.dSYM"
+    run(DSYMUTIL, binary, "-o", bundle)
+    return bundle
+
+
+def dsym_dwarf(bundle: Path) -> Path:
+    """The Mach-O file of a ``<name>.dSYM`` bundle: ``Contents/Resources/DWARF/<name>``."""
+    return bundle / "Contents" / "Resources" / "DWARF" / bundle.name.removesuffix(".dSYM")
 
 
 # --- independent reading helpers -----------------------------------------------------------

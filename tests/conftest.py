@@ -33,7 +33,7 @@ DATA = Path(__file__).parent / "data"
 COMPILING_FIXTURES = {
     "test_elf.py": {"native", "cross"},
     "test_encode.py": {"big_wheel", "symbols_wheel"},
-    "test_macho.py": {"fixtures"},
+    "test_macho.py": {"fixtures", "dsyms"},
     "test_pe.py": {"built", "wine_env"},
 }
 

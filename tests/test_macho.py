@@ -3,25 +3,44 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import re
+import shutil
 import struct
 import zlib
 from pathlib import Path
 
 import pytest
 
+import _wheels
 from _codesign_oracle import code_directories, signature_kind, verify_signature
+from _helpers import check_wheel
 from _macho_fixtures import (
+    LIPO,
     NM,
     OBJDUMP,
     STRIP,
     build_all,
+    dsym,
+    dsym_dwarf,
     fat_slices,
     load_commands,
     run,
     splice_signature,
 )
-from stripwheel.binaries import BinaryError, BinaryInfo, Copy, Stripped, Unchanged, detect, macho
+from stripwheel import binaries
+from stripwheel._cli import main
+from stripwheel.binaries import (
+    DEBUG_FILE_KIND,
+    DEBUG_FILE_REASON,
+    BinaryError,
+    BinaryInfo,
+    Copy,
+    Stripped,
+    Unchanged,
+    detect,
+    macho,
+)
 
 THIN = [
     "arm64_bundle.so",
@@ -564,3 +583,158 @@ def test_string_table_keeps_the_original_order(fixtures: dict[str, Path], many_e
         names = {_name(table_out, o) for _, o in pairs}
         assert {s for s in table_out.split(b"\0") if s.strip()} <= names, level
         assert len(zlib.compress(out, 6)) <= len(zlib.compress(data, 6)), level
+
+
+# --- dSYM companions: debug files, never stripped nor counted by check -------------------------
+
+_MH_DSYM = 0xA
+_MIXED = "universal file mixes dSYM companion slices with image slices"
+
+
+@pytest.fixture(scope="module")
+def dsyms(fixtures: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """``<name>.dSYM`` bundles made by dsymutil for the arm64 and the x86_64 bundle and, their
+    DWARF files joined by llvm-lipo when it is installed, for universal2.so (the two bundles
+    joined): what ``dsymutil`` and ``lipo`` give for a universal build."""
+    root = tmp_path_factory.mktemp("dsym")
+    out = {name: dsym(fixtures[name], root) for name in ("x86_64_bundle.so", "arm64_bundle.so")}
+    if shutil.which(LIPO) is not None:
+        universal = root / "universal2.so.dSYM"
+        for thin in out.values():
+            shutil.copytree(thin, universal, dirs_exist_ok=True, ignore=shutil.ignore_patterns("DWARF"))
+        dsym_dwarf(universal).parent.mkdir()
+        run(LIPO, "-create", *(dsym_dwarf(thin) for thin in out.values()), "-output", dsym_dwarf(universal))
+        out["universal2.so"] = universal
+    return out
+
+
+def dsym_of(dsyms: dict[str, Path], name: str) -> Path:
+    """The dSYM bundle of the fixture ``name``; the universal one needs llvm-lipo."""
+    if name not in dsyms:
+        pytest.skip(f"{LIPO} is not installed: no universal dSYM to test")
+    return dsyms[name]
+
+
+def dsym_package(fixtures: dict[str, Path], dsyms: dict[str, Path], name: str) -> dict[str, bytes]:
+    """A package's files: the binary ``demo/<name>`` and, beside it, every file of its dSYM bundle."""
+    bundle = dsym_of(dsyms, name)
+    files = {f"demo/{name}": fixtures[name].read_bytes()}
+    for path in sorted(p for p in bundle.rglob("*") if p.is_file()):
+        files[f"demo/{path.relative_to(bundle.parent).as_posix()}"] = path.read_bytes()
+    return files
+
+
+def assert_check_counts_the_binary_alone(path: Path, binary: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """``check`` and ``check --strict`` pass on ``path``, stripped, with ``binary`` its one finding."""
+    for strict in ([], ["--strict"]):
+        assert main(["check", "--json", *strict, str(path)]) == 0, strict
+        document = json.loads(capsys.readouterr().out)
+        assert document["passed"], document
+        assert [(f["member"], f["strippable"], f["refused"]) for f in document["findings"]] == [(binary, 0, None)]
+
+
+@pytest.mark.parametrize("name", ["arm64_bundle.so", "x86_64_bundle.so", "universal2.so"])
+def test_a_dsym_is_a_debug_file(
+    dsyms: dict[str, Path], name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """dsymutil's output (``MH_DSYM``, in every slice of a universal one) is a debug file:
+    neither level strips it and inspect says what it is; as a bare file ``strip`` leaves it
+    byte-identical and ``check --strict`` passes without counting it."""
+    dwarf = dsym_dwarf(dsym_of(dsyms, name))
+    data = dwarf.read_bytes()
+    assert {struct.unpack_from("<I", s, 12)[0] for s in slices(data)} == {_MH_DSYM}
+    assert b"__debug_info" in data and binaries.is_debug_file("Mach-O", data)
+    for level in ("all", "debug"):
+        assert macho.strip(data, level) == Unchanged(DEBUG_FILE_REASON)
+    info = macho.inspect(data)
+    assert (info.kind, info.note, info.strippable) == (DEBUG_FILE_KIND, DEBUG_FILE_REASON, {"all": 0, "debug": 0})
+    bare = tmp_path / dwarf.name
+    shutil.copy(dwarf, bare)
+    assert main(["strip", "--json", str(bare)]) == 0
+    (binary,) = json.loads(capsys.readouterr().out)["trees"][0]["binaries"]
+    assert (binary["action"], binary["reason"], binary["clean"]) == ("unchanged", DEBUG_FILE_REASON, False)
+    assert bare.read_bytes() == data
+    for strict in ([], ["--strict"]):
+        assert main(["check", "--json", *strict, str(bare)]) == 0
+        document = json.loads(capsys.readouterr().out)
+        assert document["passed"] and document["findings"] == [], document
+
+
+@pytest.mark.parametrize("name", ["arm64_bundle.so", "universal2.so"])
+def test_a_dsym_bundle_in_a_wheel_is_kept(
+    fixtures: dict[str, Path], dsyms: dict[str, Path], name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A wheel shipping ``demo/<name>.dSYM`` beside the binary: ``strip`` strips the binary and
+    leaves every file of the bundle byte-identical, its DWARF file reported as a debug file;
+    ``check --strict`` then passes, counting the binary alone (the dSYM was a refused binary)."""
+    files = dsym_package(fixtures, dsyms, name)
+    binary, dwarf = f"demo/{name}", f"demo/{name}.dSYM/Contents/Resources/DWARF/{name}"
+    wheel = _wheels.pack(tmp_path / "in", files, tag="py3-none-macosx_11_0_universal2", purelib=False)
+    assert main(["strip", "--json", str(wheel)]) == 0
+    report = {b["member"]: b for b in json.loads(capsys.readouterr().out)["wheels"][0]["binaries"]}
+    assert set(report) == {binary, dwarf}
+    assert report[binary]["action"] == "stripped"
+    assert (report[dwarf]["action"], report[dwarf]["reason"]) == ("unchanged", DEBUG_FILE_REASON)
+    after = _wheels.members(wheel)
+    assert len(after[binary]) < len(files[binary])
+    bundle = {member: data for member, data in files.items() if ".dSYM/" in member}
+    assert {member: after[member] for member in bundle} == bundle
+    check_wheel(wheel)
+    assert_check_counts_the_binary_alone(wheel, binary, capsys)
+
+
+@pytest.mark.parametrize("name", ["arm64_bundle.so", "universal2.so"])
+def test_a_dsym_bundle_in_a_tree_is_kept(
+    fixtures: dict[str, Path], dsyms: dict[str, Path], name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An installed tree with ``demo/<name>.dSYM`` beside the binary: the same, and the text
+    report and ``inspect`` call the dSYM's DWARF file a debug file."""
+    files = dsym_package(fixtures, dsyms, name)
+    binary, dwarf = f"demo/{name}", f"demo/{name}.dSYM/Contents/Resources/DWARF/{name}"
+    tree = tmp_path / "site-packages"
+    for member, data in files.items():
+        (tree / member).parent.mkdir(parents=True, exist_ok=True)
+        (tree / member).write_bytes(data)
+    assert main(["strip", "--json", str(tree)]) == 0
+    report = {b["member"]: b for b in json.loads(capsys.readouterr().out)["trees"][0]["binaries"]}
+    assert set(report) == {binary, dwarf}
+    assert report[binary]["action"] == "stripped"
+    assert (report[dwarf]["action"], report[dwarf]["reason"]) == ("unchanged", DEBUG_FILE_REASON)
+    assert (tree / binary).stat().st_size < len(files[binary])
+    assert {m: (tree / m).read_bytes() for m in files if ".dSYM/" in m} == {
+        m: d for m, d in files.items() if ".dSYM/" in m
+    }
+    assert main(["strip", str(tree)]) == 0
+    (line,) = [line for line in capsys.readouterr().err.splitlines() if dwarf in line]
+    assert line.split()[0] == "unchanged" and line.endswith(f": {DEBUG_FILE_REASON}"), line
+    assert main(["inspect", "--json", str(tree)]) == 0
+    views = {v["member"]: v for v in json.loads(capsys.readouterr().out)["trees"][0]["binaries"]}
+    assert (views[dwarf]["kind"], views[binary]["strippable"]) == (DEBUG_FILE_KIND, {"all": 0, "debug": 0})
+    assert_check_counts_the_binary_alone(tree, binary, capsys)
+
+
+def test_a_universal_file_mixing_a_dsym_and_an_image_is_refused(
+    fixtures: dict[str, Path], dsyms: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """llvm-lipo joins a dSYM slice to an image slice without complaint; the result is neither
+    a debug file nor an image to strip: malformed, left as it is with the reason, and
+    ``check --strict`` fails on it."""
+    if shutil.which(LIPO) is None:
+        pytest.skip(f"{LIPO} is not installed: no universal file to test")
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    mixed = tree / "mixed.so"
+    run(LIPO, "-create", dsym_dwarf(dsyms["x86_64_bundle.so"]), fixtures["arm64_bundle.so"], "-output", mixed)
+    data = mixed.read_bytes()
+    assert not binaries.is_debug_file("Mach-O", data)
+    with pytest.raises(BinaryError, match=f"^{_MIXED}$"):
+        macho.strip(data, "all")
+    assert main(["strip", "--json", str(tree)]) == 0
+    (binary,) = json.loads(capsys.readouterr().out)["trees"][0]["binaries"]
+    assert (binary["action"], binary["reason"]) == ("unchanged", f"left as is: {_MIXED}")
+    assert mixed.read_bytes() == data
+    assert main(["check", "--json", str(tree)]) == 0
+    capsys.readouterr()
+    assert main(["check", "--json", "--strict", str(tree)]) == 1
+    (finding,) = json.loads(capsys.readouterr().out)["findings"]
+    assert finding["refused"] == f"malformed: {_MIXED}"

@@ -33,7 +33,17 @@ from _prebuilt import (
     names,
 )
 from stripwheel import binaries
-from stripwheel.binaries import BinaryError, Copy, Level, Stripped, Unchanged, codesign, macho
+from stripwheel.binaries import (
+    DEBUG_FILE_KIND,
+    DEBUG_FILE_REASON,
+    BinaryError,
+    Copy,
+    Level,
+    Stripped,
+    Unchanged,
+    codesign,
+    macho,
+)
 
 LEVELS: tuple[Level, ...] = ("all", "debug")
 MACHO = names("Mach-O")
@@ -520,7 +530,6 @@ def symseg(data: bytes, offset: int) -> bytes:
     [
         (X86, lambda d: d + b"payload", "data after __LINKEDIT", False),
         (X86, lambda d: patched(d, 12, "<I", 1), "object file (MH_OBJECT)", False),
-        (X86, lambda d: patched(d, 12, "<I", 0xA), "unsupported Mach-O file type: dSYM companion", False),
         (X86, lambda d: patched(d, command_at(d, LC_BUILD_VERSION), "<I", 0x7E), "unknown load command 0x7e", False),
         (X86, lambda d: patched(d, segment_at(d, b"__LINKEDIT") + 8, "<8s", b"__OTHER"), "no __LINKEDIT", True),
         (X86, lambda d: patched(d, command_at(d, LC_SYMTAB), "<I", LC_SOURCE_VERSION), "no symbol table", True),
@@ -555,7 +564,6 @@ def symseg(data: bytes, offset: int) -> bytes:
     ids=[
         "tail",
         "object",
-        "dsym",
         "unknown",
         "no-linkedit",
         "no-symtab",
@@ -575,6 +583,32 @@ def test_refused_layouts(name: str, mutate: object, reason: str, clean: bool) ->
     info = macho.inspect(data)
     assert info.strippable == {"all": 0, "debug": 0}
     assert (info.note is None) == clean
+
+
+def test_a_dsym_companion_is_a_debug_file() -> None:
+    """A dSYM companion (``MH_DSYM``), thin or with every slice one, is a debug file: never
+    stripped, inspected as one. A fat file mixing one with an image slice is malformed, and so
+    is a dSYM whose load commands are (real ``dsymutil`` output: test_macho.py)."""
+    x86, arm = (patched(load(name), 12, "<I", 0xA) for name in (X86, ARM))
+    for data, label in ((x86, "x86_64"), (fat([x86, arm]), "universal2 (x86_64, arm64)")):
+        assert macho.is_debug_file(data) and binaries.is_debug_file("Mach-O", data)
+        for level in LEVELS:
+            assert macho.strip(data, level) == Unchanged(DEBUG_FILE_REASON)
+        assert macho.resign(data) == data
+        info = binaries.inspect("Mach-O", data)
+        assert (info.arch, info.kind, info.note) == (label, DEBUG_FILE_KIND, DEBUG_FILE_REASON)
+        assert info.strippable == {"all": 0, "debug": 0} and info.slices == ()
+    mixed = fat([x86, load(ARM)])
+    assert not macho.is_debug_file(mixed) and not binaries.is_debug_file("Mach-O", mixed)
+    for level in LEVELS:
+        with pytest.raises(BinaryError, match="^universal file mixes dSYM companion slices with image slices$"):
+            macho.strip(mixed, level)
+    with pytest.raises(BinaryError, match="mixes dSYM"):
+        macho.inspect(mixed)
+    truncated = patched(x86, 20, "<I", 1 << 20)  # sizeofcmds
+    assert not macho.is_debug_file(truncated) and not macho.is_debug_file(x86[:7])
+    with pytest.raises(BinaryError, match="load commands truncated"):
+        macho.strip(truncated, "all")
 
 
 def test_a_symbol_segment_before_linkedit_is_fine() -> None:

@@ -15,9 +15,9 @@ archives, whose ELF objects it strips with :mod:`.elf`) is a :class:`Rewriter`:
 ``arch(data) -> str``
     the architecture alone, read from the headers.
 
-A separate debug file (:func:`is_debug_file`) is never stripped: the ELF rewriter's ``strip``
-leaves it :class:`Unchanged` with :data:`DEBUG_FILE_REASON`, and its ``inspect`` gives it the
-kind :data:`DEBUG_FILE_KIND`.
+A separate debug file (:func:`is_debug_file`: ELF ``--only-keep-debug`` output, a Mach-O dSYM
+companion) is never stripped: its rewriter's ``strip`` leaves it :class:`Unchanged` with
+:data:`DEBUG_FILE_REASON`, and its ``inspect`` gives it the kind :data:`DEBUG_FILE_KIND`.
 
 Malformed input raises :class:`BinaryError`; the engine then leaves the member byte-identical
 and reports the reason. A rewriter never returns a half-written file.
@@ -106,9 +106,11 @@ def inspect(fmt: Format, data: Buffer) -> BinaryInfo:
 
 
 def is_debug_file(fmt: Format, data: Buffer) -> bool:
-    """Whether ``data`` is a separate debug file (only ELF has them among the files we strip:
-    a Mach-O dSYM companion is its own file type, refused by the Mach-O rewriter)."""
-    return fmt == "ELF" and elf.is_debug_file(data)
+    """Whether ``data`` is a separate debug file: an ELF one in ``--only-keep-debug`` form, or a
+    Mach-O dSYM companion (PE keeps its debug info in PDB files, which are not binaries)."""
+    if fmt == "ELF":
+        return elf.is_debug_file(data)
+    return fmt == "Mach-O" and macho.is_debug_file(data)
 
 
 def arch(fmt: Format, data: Buffer) -> str:

@@ -20,8 +20,9 @@ LEVELS: tuple[Level, ...] = ("all", "debug")
 Format = Literal["ELF", "Mach-O", "PE", "archive"]
 Buffer = Union[bytes, bytearray, memoryview, mmap.mmap]
 
-#: The kind ``inspect`` gives a separate debug file (``objcopy --only-keep-debug`` form), and
-#: why ``strip`` leaves one alone: stripping it would destroy what it exists to keep.
+#: The kind ``inspect`` gives a separate debug file (``objcopy --only-keep-debug`` form, a
+#: Mach-O dSYM companion), and why ``strip`` leaves one alone: stripping it would destroy what
+#: it exists to keep.
 DEBUG_FILE_KIND = "debug file"
 DEBUG_FILE_REASON = "debug file: left alone (it holds the debug info of another binary)"
 

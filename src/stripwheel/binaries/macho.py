@@ -18,6 +18,12 @@ an unsupported layout) is kept byte-identical while the others are stripped: eac
 signature covers only that slice's bytes, so the file stays valid. The fat header keeps the
 architecture order and each slice's alignment; gaps are zero-filled.
 
+A dSYM companion (``MH_DSYM``: what ``dsymutil`` writes to
+``foo.dSYM/Contents/Resources/DWARF/foo``, thin or with one slice for each of the binary's) is
+a separate debug file, the Mach-O form of ELF's ``--only-keep-debug`` one: ``strip`` leaves it
+alone and ``inspect`` gives it the kind :data:`.DEBUG_FILE_KIND`. A fat file mixing dSYM and
+image slices is malformed.
+
 The constant names are those of ``<mach-o/loader.h>``, ``<mach-o/nlist.h>`` and
 ``<mach-o/fat.h>``.
 """
@@ -31,6 +37,10 @@ from typing import NamedTuple
 
 from . import codesign
 from ._core import (
+    DEBUG_FILE_KIND,
+    DEBUG_FILE_REASON,
+    LEVELS,
+    MALFORMED,
     BinaryError,
     BinaryInfo,
     Buffer,
@@ -59,6 +69,9 @@ _FAT_MAGIC_64 = b"\xca\xfe\xba\xbf"  # 64-bit slice offsets and sizes
 _THIN_MAGICS = (_MH_MAGIC_BE, _MH_MAGIC_LE, _MH_MAGIC_64_BE, _MH_MAGIC_64_LE)
 _FAT_MAGICS = (_FAT_MAGIC, _FAT_MAGIC_64)
 MAGICS = _THIN_MAGICS + _FAT_MAGICS
+
+#: What a malformed file raises while it is only being looked at (``is_debug_file``).
+_UNREADABLE: tuple[type[Exception], ...] = (BinaryError, *MALFORMED)
 
 #: A Java class file has its version where a fat header has its slice count (45 and up).
 _CLASS_FILE_VERSION_MIN = 32
@@ -1066,6 +1079,8 @@ def _strip_thin(img: _Slice, level: Level | None) -> Result:
 
 def _strip(data: Buffer, level: Level | None) -> Result:
     view = _view(data)
+    if _is_debug_file(view):
+        return Unchanged(DEBUG_FILE_REASON)
     return _strip_fat(view, level) if _is_fat(view) else _strip_thin(_Slice(view), level)
 
 
@@ -1085,6 +1100,27 @@ def resign(data: Buffer) -> bytes:
     if isinstance(result, Unchanged):
         return bytes(data)
     return result.materialize(data)
+
+
+def is_debug_file(data: Buffer) -> bool:
+    """True for a dSYM companion (thin, or fat with every slice one), judged from the headers
+    and load commands alone; False for anything else, malformed files included."""
+    try:
+        return _is_debug_file(_view(data))
+    except _UNREADABLE:
+        return False
+
+
+def _is_debug_file(view: memoryview) -> bool:
+    """Whether the file is a dSYM companion; BinaryError for a fat file mixing dSYM and image
+    slices."""
+    images = [_fat_slice(view, a) for a in _fat_arches(view)[1]] if _is_fat(view) else [_Slice(view)]
+    dsyms: int = sum(img.filetype == _MH_DSYM for img in images)
+    if 0 < dsyms < len(images):
+        # Only a mistake makes one (``dsymutil`` gives every architecture a dSYM slice; ``lipo``
+        # joins whatever it is given): neither a debug file to keep nor an image to strip.
+        raise BinaryError("universal file mixes dSYM companion slices with image slices")
+    return dsyms > 0
 
 
 def _slice_info(img: _Slice) -> BinaryInfo:
@@ -1120,6 +1156,9 @@ def arch(data: Buffer) -> str:
 def inspect(data: Buffer) -> BinaryInfo:
     """Format, architectures, file kind, signature kind and strippable bytes per level."""
     view = _view(data)
+    if _is_debug_file(view):
+        no_savings: dict[str, int] = dict.fromkeys(LEVELS, 0)
+        return BinaryInfo(FORMAT, arch(data), len(view), no_savings, note=DEBUG_FILE_REASON, kind=DEBUG_FILE_KIND)
     if not _is_fat(view):
         return _slice_info(_Slice(view))
     _, arches = _fat_arches(view)
