@@ -18,8 +18,9 @@ The children run with ``PYTHONPATH`` set to the tree's ``src``. Printed: every r
 tree and variant the median wall time, its ratio to the same tree's plain median (with the
 range of the per-repetition ratios: the machine is shared, compare ratios), the largest peak
 RSS (``wait4``, the child alone) and its ratio to plain's, whether the output wheels of all
-repetitions are byte-identical; then the MiniDebugInfo bytes of every binary (the report's
-``mini_debuginfo``) for both trees, largest first, and their total.
+repetitions are byte-identical; split+mini's median against its floor's; then the
+MiniDebugInfo bytes of every binary (the report's ``mini_debuginfo``) for both trees,
+largest first, and their total.
 
     python bench/mini_debuginfo.py [--repeat N] [--base /tmp/mdi-base/src] [--wheel WHEEL]
 
@@ -168,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{statistics.median(cpu[key]):.1f} | "
                 f"{peak / 2**20:.0f} | {peak / plain_rss:.2f}× | {same} | {target} |"
             )
+    floor = statistics.median(seconds[("after", "split+xz")])
+    print(f"\nsplit+mini / its floor (split+xz): {statistics.median(seconds[('after', 'split+mini')]) / floor:.2f}×")
     names = sorted(
         {m for tree in sizes.values() for m, n in tree.items() if n}, key=lambda m: -sizes["after"].get(m, 0)
     )
