@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import mmap
 import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sized
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, TypeVar, Union
 
@@ -60,7 +60,8 @@ class Copy:
 Piece = Union[bytes, Copy]
 
 
-def piece_length(piece: Piece) -> int:
+def piece_length(piece: Copy | Sized) -> int:
+    """The bytes a piece stands for (new bytes, or any other sized piece a layout holds)."""
     return piece.length if isinstance(piece, Copy) else len(piece)
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from itertools import accumulate, compress, repeat
 from typing import Optional
 
-from ._core import BinaryError, Buffer, Copy, Level, Piece, Refused, align_up, guarded
+from ._core import BinaryError, Buffer, Copy, Level, Piece, Refused, align_up, guarded, piece_length
 from .elf import (
     SHT_DYNSYM,
     SHT_NOBITS,
@@ -332,9 +332,7 @@ def _function_symbols(elf: _Elf, symbols: bytes) -> tuple[array[int], array[int]
     entries) that are named and defined in a section, as three columns: their index, their
     ``st_name`` and whether they are local (1 or 0). Column at a time, no loop per symbol."""
     names, info, low, high = _columns(elf, symbols)
-    section = (int.from_bytes(low.translate(_NONZERO), "big") | int.from_bytes(high.translate(_NONZERO), "big")) & (
-        int.from_bytes(high.translate(_NOT_FF), "big")  # SHN_LORESERVE and above
-    )
+    section = _defined(low, high) & int.from_bytes(high.translate(_NOT_FF), "big")  # not SHN_LORESERVE and above
     wanted = section & int.from_bytes(info.translate(_FUNCTION), "big") & int.from_bytes(bytes(map(bool, names)), "big")
     chosen = wanted.to_bytes(len(info), "big")
     return (
@@ -342,6 +340,12 @@ def _function_symbols(elf: _Elf, symbols: bytes) -> tuple[array[int], array[int]
         array("I", compress(names, chosen)),
         bytes(compress(info.translate(_LOCAL), chosen)),
     )
+
+
+def _defined(low: bytes, high: bytes) -> int:
+    """The symbols whose ``st_shndx`` (its ``low`` and ``high`` bytes, a column each) is not
+    ``SHN_UNDEF``: a bit each, the first symbol's the highest."""
+    return int.from_bytes(low.translate(_NONZERO), "big") | int.from_bytes(high.translate(_NONZERO), "big")
 
 
 def _columns(elf: _Elf, symbols: bytes) -> tuple[array[int], bytes, bytes, bytes]:
@@ -527,7 +531,7 @@ def _dynamic_names(elf: _Elf) -> set[bytes]:
         if sec.type == SHT_DYNSYM and sec.file_size and 0 < sec.link < len(elf.sections):
             entries = _read(elf.data, sec.offset, sec.size - sec.size % elf.sym_size)
             offsets, _info, low, high = _columns(elf, entries)
-            defined = int.from_bytes(low.translate(_NONZERO), "big") | int.from_bytes(high.translate(_NONZERO), "big")
+            defined = _defined(low, high)
             chosen = sorted(set(compress(offsets, defined.to_bytes(len(low), "big"))))
             names.update(_names_at(elf.data, elf.sections[sec.link], chosen))
     return names
@@ -576,7 +580,7 @@ def _keep_debug_layout(
         cursor = aligned
         placed[sec.num] = cursor
         out.append((cursor, piece))
-        cursor += _length(piece)
+        cursor += piece_length(piece)
     shoff = align_up(cursor, elf.word)
     headers = b"".join(
         _debug_section_header(elf, sec, placed, replace, cursor, empty_unallocated) for sec in elf.sections
@@ -590,13 +594,9 @@ def _keep_debug_layout(
         if offset > position:
             pieces.append(bytes(offset - position))
         pieces.append(piece)
-        position = offset + _length(piece)
+        position = offset + piece_length(piece)
     pieces.append(bytes(shoff - position) + headers)
     return pieces, shoff + len(headers)
-
-
-def _length(piece: Piece | _Names) -> int:
-    return piece.length if isinstance(piece, Copy) else len(piece)
 
 
 def _kept_prefix(elf: _Elf) -> int:
